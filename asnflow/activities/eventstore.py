@@ -1,0 +1,194 @@
+"""The event store (eventsourcing on PostgreSQL) and the exactly-once append."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from asnflow.domain.events import (
+    EVENT_TYPES,
+    CaseEvent,
+    case_aggregate_id,
+    event_hash,
+)
+from asnflow.workflows.contracts import RecordInput, RecordResult
+
+APP_NAME = "asnflow"
+EVENTS_TABLE = "asnflow_events"
+
+
+class CaseForkedError(Exception):
+    """A different event already holds a version this writer wanted: the case would fork."""
+
+
+class UnknownEventTypeError(Exception):
+    """A workflow asked to record an event type the domain does not define."""
+
+
+def postgres_env(database_url: str, **extra: str) -> dict[str, str]:
+    """eventsourcing's environment for a libpq URL (TCP or a unix-socket host= query)."""
+    url = urlparse(database_url)
+    query = parse_qs(url.query)
+    host = query.get("host", [url.hostname or "127.0.0.1"])[0]
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": host,
+        "POSTGRES_PORT": str(url.port or query.get("port", ["5432"])[0]),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
+    env.update(extra)
+    return env
+
+
+class EventStore(Application[Any]):
+    """The system of record: one aggregate sequence per case, one global order for auditors."""
+
+    name = APP_NAME
+    # Cases are append-only logs read by version range; caching aggregates buys nothing.
+    is_snapshotting_enabled = False
+
+
+@dataclass
+class StoredCaseEvent:
+    """A stored event with its global position."""
+
+    position: int
+    event: CaseEvent
+
+
+def build_events(inp: RecordInput) -> tuple[list[CaseEvent], str]:
+    """Construct the domain events of a RecordInput with their hash links."""
+    originator_id = case_aggregate_id(inp.case_id)
+    occurred_at = datetime.fromisoformat(inp.occurred_at)
+    previous = inp.previous_hash
+    events: list[CaseEvent] = []
+    for offset, new in enumerate(inp.events, start=1):
+        cls = EVENT_TYPES.get(new.type)
+        if cls is None:
+            raise UnknownEventTypeError(new.type)
+        version = inp.expected_version + offset
+        digest = event_hash(
+            type_name=new.type,
+            case_id=inp.case_id,
+            process=inp.process,
+            version=version,
+            occurred_at=occurred_at.isoformat(),
+            actor=new.actor,
+            workflow_id=inp.workflow_id,
+            run_id=inp.run_id,
+            reason=new.reason,
+            payload=new.payload,
+            previous_hash=previous,
+        )
+        events.append(
+            cls(
+                originator_id=originator_id,
+                originator_version=version,
+                timestamp=occurred_at,
+                case_id=inp.case_id,
+                process=inp.process,
+                occurred_at=occurred_at,
+                actor=new.actor,
+                workflow_id=inp.workflow_id,
+                run_id=inp.run_id,
+                reason=new.reason,
+                payload=new.payload,
+                previous_hash=previous,
+                hash=digest,
+            )
+        )
+        previous = digest
+    return events, previous
+
+
+def record(store: EventStore, inp: RecordInput) -> RecordResult:
+    """Append at exactly the expected version; a retry of a committed append succeeds unchanged."""
+    events, last_hash = build_events(inp)
+    if not events:
+        return RecordResult(version=inp.expected_version, last_hash=inp.previous_hash, positions=[])
+    try:
+        recordings = store.save(*events)
+        positions = [r.notification.id for r in recordings]
+    except IntegrityError:
+        # Either our own earlier attempt committed (then the stored events are identical,
+        # hashes included) or another writer took these versions: that would fork the case.
+        stored = read_case(
+            store,
+            inp.case_id,
+            gt=inp.expected_version,
+            lte=inp.expected_version + len(events),
+        )
+        same = len(stored) == len(events) and all(
+            type(s.event) is type(e) and s.event.hash == e.hash
+            for s, e in zip(stored, events, strict=False)
+        )
+        if not same:
+            raise CaseForkedError(
+                f"case {inp.case_id} already has other events after version {inp.expected_version}"
+            ) from None
+        positions = [s.position for s in stored]
+    return RecordResult(
+        version=inp.expected_version + len(events), last_hash=last_hash, positions=positions
+    )
+
+
+def read_case(
+    store: EventStore, case_id: str, *, gt: int | None = None, lte: int | None = None
+) -> list[StoredCaseEvent]:
+    """A case's events in version order with their global positions."""
+    sql = (
+        f"SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608
+        f"FROM {EVENTS_TABLE} WHERE originator_id = %s"
+    )
+    params: list[Any] = [case_aggregate_id(case_id)]
+    if gt is not None:
+        sql += " AND originator_version > %s"
+        params.append(gt)
+    if lte is not None:
+        sql += " AND originator_version <= %s"
+        params.append(lte)
+    sql += " ORDER BY originator_version"
+    return list(_decode_rows(store, sql, params))
+
+
+def read_log(store: EventStore, *, gt: int = 0, limit: int = 1000) -> list[StoredCaseEvent]:
+    """A page of the global log after position `gt`."""
+    sql = (
+        f"SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608
+        f"FROM {EVENTS_TABLE} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    )
+    return list(_decode_rows(store, sql, [gt, limit]))
+
+
+def max_position(store: EventStore) -> int:
+    """The highest global position in the store (0 when empty)."""
+    return store.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+
+
+def _decode_rows(store: EventStore, sql: str, params: list[Any]) -> Iterator[StoredCaseEvent]:
+    from eventsourcing.persistence import StoredEvent
+
+    datastore = store.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(sql, params)
+        rows = curs.fetchall()
+    for row in rows:
+        stored = StoredEvent(
+            originator_id=row["originator_id"],
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+        yield StoredCaseEvent(position=row["notification_id"], event=store.mapper.to_domain_event(stored))

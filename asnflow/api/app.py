@@ -1,0 +1,64 @@
+"""The FastAPI application: routers, error handlers and the lifespan's shared resources."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from asnflow.api import errors, web
+from asnflow.api.auth import TokenVerifier, ensure_dev_keys
+from asnflow.api.deps import Resources
+from asnflow.api.routes import audit, cases, evaluations, health, me, tasks
+
+
+def make_verifier(settings: Any) -> TokenVerifier:
+    """Dev mode trusts the data folder's key; otherwise a configured public key or JWKS is required."""
+    if settings.jwks_url:
+        return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url)
+    if settings.jwt_public_key_file:
+        pem = settings.jwt_public_key_file.read_bytes()
+    elif settings.dev_mode:
+        ensure_dev_keys(settings.dev_private_key_path, settings.dev_public_key_path)
+        pem = settings.dev_public_key_path.read_bytes()
+    else:
+        raise RuntimeError(
+            "No token verifier: set ASNFLOW_JWKS_URL or ASNFLOW_JWT_PUBLIC_KEY_FILE (or ASNFLOW_DEV_MODE=true)"
+        )
+    return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience, public_key_pem=pem)
+
+
+def create_app(settings: Any) -> FastAPI:
+    """Build the API for the given settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False, timeout=5)
+        # Start even when PostgreSQL is down: requests then get 503 until it is back.
+        await pool.open(wait=False)
+        res = Resources(settings=settings, pool=pool, verifier=make_verifier(settings), temporal_lock=asyncio.Lock())
+        app.state.resources = res
+        try:
+            yield
+        finally:
+            await pool.close()
+            if res.store is not None:
+                res.store.close()
+
+    app = FastAPI(
+        title="asnflow API",
+        version="0.1.0",
+        description=(
+            "Alur kerja kepegawaian ASN Kabupaten Batanghari — HR workflows of the civil servants of "
+            "Kabupaten Batanghari. Errors carry `message_id` (Bahasa Indonesia) and `message_en`."
+        ),
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, evaluations, cases, tasks, audit, me, web):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,97 @@
+"""Bearer JWT authentication: dev keys from the data folder, or an OIDC provider's JWKS."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from asnflow.api.errors import ApiError
+from asnflow.workflows.contracts import Actor
+
+ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+CLOCK_SKEW_SECONDS = 30
+
+
+@dataclass
+class User:
+    """The authenticated caller."""
+
+    nip: str
+    name: str = ""
+    roles: list[str] = field(default_factory=list)
+    unit: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def actor(self) -> Actor:
+        return Actor(nip=self.nip, roles=list(self.roles), unit=self.unit, name=self.name)
+
+
+def ensure_dev_keys(private_path: Path, public_path: Path) -> None:
+    """Generate the dev signing key pair once (never committed: it lives in the data folder)."""
+    if private_path.exists() and public_path.exists():
+        return
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    private_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    private_path.chmod(0o600)
+    public_path.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def mint_token(
+    private_path: Path,
+    *,
+    nip: str,
+    name: str,
+    roles: list[str],
+    unit: str | None,
+    issuer: str,
+    audience: str,
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """A dev token for a demo user."""
+    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    now = int(time.time())
+    claims = {
+        "sub": nip, "name": name, "roles": roles, "unit": unit,
+        "iss": issuer, "aud": audience, "iat": now, "nbf": now, "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+
+class TokenVerifier:
+    """Checks signature, issuer, audience and expiry; maps claims to a User."""
+
+    def __init__(self, *, issuer: str, audience: str, public_key_pem: bytes | None = None, jwks_url: str | None = None):
+        self.issuer = issuer
+        self.audience = audience
+        self._key: Any = serialization.load_pem_public_key(public_key_pem) if public_key_pem else None
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    def verify(self, token: str) -> User:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            claims = jwt.decode(
+                token, key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
+                leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise ApiError(
+                401, "Token tidak sah atau kedaluwarsa.", f"Invalid or expired token ({type(exc).__name__}).",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list):
+            roles = []
+        return User(nip=str(claims["sub"]), name=str(claims.get("name", "")), roles=[str(r) for r in roles], unit=claims.get("unit"))

@@ -1,0 +1,137 @@
+"""Shared resources of the API (pool, Temporal client, store) and the Annotated dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+
+from asnflow.activities.eventstore import EventStore
+from asnflow.api.auth import TokenVerifier, User
+from asnflow.api.errors import ApiError, unavailable
+
+
+@dataclass
+class Resources:
+    """What every request may need; created once in the app's lifespan."""
+
+    settings: Any
+    pool: AsyncConnectionPool
+    verifier: TokenVerifier
+    store: EventStore | None = None
+    temporal: Client | None = None
+    temporal_lock: asyncio.Lock | None = None
+
+    async def temporal_client(self) -> Client:
+        """The Temporal client, connected on first use so the API starts while Temporal is down."""
+        if self.temporal is not None:
+            return self.temporal
+        assert self.temporal_lock is not None
+        async with self.temporal_lock:
+            if self.temporal is None:
+                try:
+                    self.temporal = await asyncio.wait_for(
+                        Client.connect(
+                            self.settings.temporal_address,
+                            namespace=self.settings.temporal_namespace,
+                            tls=self.settings.temporal_tls,
+                        ),
+                        timeout=5,
+                    )
+                except Exception:  # noqa: BLE001 - any connect failure is "Temporal down"
+                    raise unavailable("Temporal") from None
+        return self.temporal
+
+    def event_store(self) -> EventStore:
+        if self.store is None:
+            try:
+                self.store = EventStore(env=self.settings.store_env())
+            except Exception:  # noqa: BLE001
+                raise unavailable("database") from None
+        return self.store
+
+
+def resources(request: Request) -> Resources:
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+ResourcesDep = Annotated[Resources, Depends(resources)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def current_user(
+    res: ResourcesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    """The caller from a bearer JWT; 401 without one."""
+    if credentials is None:
+        raise ApiError(
+            401, "Perlu masuk (token bearer).", "Authentication required (bearer token).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return res.verifier.verify(credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def db(res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A pooled connection for view reads; 503 when the database is down."""
+    try:
+        async with res.pool.connection(timeout=5) as conn:
+            conn.row_factory = dict_row  # type: ignore[assignment]
+            yield conn
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+        # PoolTimeout is an OperationalError; a missing view means the projector has not started.
+        raise unavailable("database") from None
+
+
+DbDep = Annotated[psycopg.AsyncConnection[Any], Depends(db)]
+
+
+def require(user: User, *roles: str) -> None:
+    """403 unless the user holds one of the roles."""
+    if not user.has(*roles):
+        raise ApiError(
+            403,
+            f"Hanya peran {', '.join(roles)} yang boleh melakukan ini.",
+            f"Only roles {', '.join(roles)} may do this.",
+        )
+
+
+async def wait_for_view(conn: psycopg.AsyncConnection[Any], view: str, position: int, timeout: float) -> bool:
+    """Read-your-writes: wait until a view has applied a store position."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        row = await (
+            await conn.execute(
+                f"SELECT notification_id FROM {view}_tracking WHERE application_name = 'asnflow'"  # noqa: S608
+            )
+        ).fetchone()
+        await conn.commit()
+        if row and row["notification_id"] >= position:  # type: ignore[index,call-overload]
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="read-your-writes: wait (a few seconds at most) until the view has applied this store position"),
+]
+
+
+async def catch_up(conn: psycopg.AsyncConnection[Any], res: Resources, view: str, position: int | None) -> None:
+    """Wait for a view to reach a position the caller has seen (e.g. from a decision's response)."""
+    if position:
+        await wait_for_view(conn, view, position, res.settings.read_wait_seconds)

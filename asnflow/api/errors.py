@@ -1,0 +1,91 @@
+"""Bilingual errors: every refusal says why in Bahasa Indonesia and English, and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ApiError(Exception):
+    """An HTTP error with a message in both languages and optional field problems."""
+
+    def __init__(
+        self,
+        status: int,
+        message_id: str,
+        message_en: str,
+        problems: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.status = status
+        self.message_id = message_id
+        self.message_en = message_en
+        self.problems = problems or []
+        self.headers = headers or {}
+
+
+def unavailable(what: str) -> ApiError:
+    """503 with Retry-After for a dependency that is down."""
+    return ApiError(
+        503,
+        f"Layanan {what} sedang tidak tersedia. Coba lagi sebentar lagi.",
+        f"The {what} service is unavailable. Try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _prefers_english(request: Request) -> bool:
+    lang = request.headers.get("accept-language", "").lower()
+    # Indonesian first: English only when it is asked for before Indonesian.
+    en, idn = lang.find("en"), lang.find("id")
+    return en != -1 and (idn == -1 or en < idn)
+
+
+def body(request: Request, err: ApiError) -> dict[str, Any]:
+    """The error document: `message` in the preferred language, both texts alongside."""
+    return {
+        "status": err.status,
+        "message": err.message_en if _prefers_english(request) else err.message_id,
+        "message_id": err.message_id,
+        "message_en": err.message_en,
+        "problems": err.problems,
+    }
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the bilingual error document."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(body(request, exc), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "id": f"Isian tidak valid: {e.get('msg')}",
+                "en": f"Invalid input: {e.get('msg')}",
+            }
+            for e in exc.errors()
+        ]
+        err = ApiError(422, "Permintaan tidak valid.", "The request is invalid.", problems)
+        return JSONResponse(body(request, err), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        texts = {
+            404: ("Tidak ditemukan.", "Not found."),
+            405: ("Metode tidak diizinkan.", "Method not allowed."),
+            401: ("Perlu masuk (token bearer).", "Authentication required (bearer token)."),
+        }
+        message_id, message_en = texts.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+        err = ApiError(exc.status_code, message_id, message_en)
+        return JSONResponse(body(request, err), status_code=exc.status_code, headers=getattr(exc, "headers", None))

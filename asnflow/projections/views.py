@@ -1,0 +1,260 @@
+"""Read models: each view writes its rows and its tracking position in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+from psycopg.types.json import Jsonb
+
+from asnflow.domain import events as ev
+
+Handler = Callable[[Any, Cursor[DictRow], Any, int], None]
+
+
+class View(PostgresTrackingRecorder):
+    """A PostgreSQL view table set plus its tracking row; rebuildable by dropping it."""
+
+    tables: ClassVar[tuple[str, ...]] = ()
+    ddl: ClassVar[tuple[str, ...]] = ()
+    handlers: ClassVar[dict[type, str]] = {}
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(SQL(stmt) for stmt in self.ddl)  # type: ignore[arg-type]
+
+    def process(self, event: Any, tracking: Tracking) -> None:
+        """Apply one event and advance tracking atomically (exactly once per position)."""
+        with self.datastore.transaction(commit=True) as curs:
+            self.apply(curs, event, tracking.notification_id)
+            self._insert_tracking(curs, tracking)
+
+    def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
+        """Write the rows one event implies (no commit)."""
+        name = self.handlers.get(type(event))
+        if name is not None:
+            getattr(self, name)(curs, event, position)
+
+    def reset(self, curs: Cursor[DictRow], application_name: str) -> None:
+        """Empty the view and forget its position (inside the caller's transaction)."""
+        for table in self.tables:
+            curs.execute(SQL("DELETE FROM {}").format(SQL(table)))  # type: ignore[arg-type]
+        curs.execute(
+            SQL("DELETE FROM {} WHERE application_name = %s").format(SQL(self.tracking_table_name)),  # type: ignore[arg-type]
+            (application_name,),
+        )
+
+
+def _actor_nip(event: ev.CaseEvent) -> str | None:
+    return event.actor.get("nip")
+
+
+class EmployeesView(View):
+    tables = ("employees",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS employees ("
+        " nip text PRIMARY KEY, nama text NOT NULL, jenis_kelamin text, tanggal_lahir date,"
+        " golongan text, jabatan text NOT NULL, jenis_jabatan text NOT NULL, unit text NOT NULL,"
+        " atasan_nip text, pendidikan text, tmt_golongan date, tmt_jabatan date,"
+        " roles jsonb NOT NULL DEFAULT '[]', updated_position bigint NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS employees_atasan_idx ON employees (atasan_nip)",
+        "CREATE INDEX IF NOT EXISTS employees_unit_idx ON employees (unit)",
+    )
+    handlers = {ev.EmployeeRegistered: "on_registered", ev.EmployeeUpdated: "on_updated"}
+    columns = (
+        "nip", "nama", "jenis_kelamin", "tanggal_lahir", "golongan", "jabatan", "jenis_jabatan",
+        "unit", "atasan_nip", "pendidikan", "tmt_golongan", "tmt_jabatan",
+    )
+
+    def _upsert(self, curs: Cursor[DictRow], record: dict[str, Any], position: int) -> None:
+        values = [record.get(c) or None for c in self.columns]
+        curs.execute(
+            "INSERT INTO employees (" + ", ".join(self.columns) + ", roles, updated_position) VALUES ("
+            + ", ".join(["%s"] * len(self.columns)) + ", %s, %s) ON CONFLICT (nip) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns[1:])
+            + ", roles = EXCLUDED.roles, updated_position = EXCLUDED.updated_position",
+            [*values, Jsonb(record.get("roles", [])), position],
+        )
+
+    def on_registered(self, curs: Cursor[DictRow], event: ev.EmployeeRegistered, position: int) -> None:
+        self._upsert(curs, event.payload, position)
+
+    def on_updated(self, curs: Cursor[DictRow], event: ev.EmployeeUpdated, position: int) -> None:
+        self._upsert(curs, event.payload["record"], position)
+
+
+class CasesView(View):
+    tables = ("cases",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS cases ("
+        " id text PRIMARY KEY, process text NOT NULL, subject_nip text, unit text, title text,"
+        " status text NOT NULL, opened_at timestamptz NOT NULL, closed_at timestamptz,"
+        " workflow_id text NOT NULL, run_id text NOT NULL, opened_by text, data jsonb NOT NULL DEFAULT '{}',"
+        " outcome jsonb NOT NULL DEFAULT '{}', last_event text, last_position bigint NOT NULL,"
+        " event_count int NOT NULL DEFAULT 0)",
+        "CREATE INDEX IF NOT EXISTS cases_subject_idx ON cases (subject_nip)",
+        "CREATE INDEX IF NOT EXISTS cases_process_status_idx ON cases (process, status, opened_at DESC)",
+        "CREATE INDEX IF NOT EXISTS cases_unit_idx ON cases (unit, opened_at DESC)",
+    )
+
+    def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
+        if isinstance(event, ev.CaseOpened):
+            p = event.payload
+            curs.execute(
+                "INSERT INTO cases (id, process, subject_nip, unit, title, status, opened_at, workflow_id,"
+                " run_id, opened_by, data, last_event, last_position, event_count)"
+                " VALUES (%s, %s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    event.case_id, event.process, p.get("subject_nip"), p.get("unit"), p.get("title"),
+                    event.occurred_at, event.workflow_id, event.run_id, _actor_nip(event),
+                    Jsonb(p.get("data", {})), "CaseOpened", position, event.originator_version,
+                ),
+            )
+        elif isinstance(event, ev.CaseClosed):
+            curs.execute(
+                "UPDATE cases SET status = %s, closed_at = %s, outcome = %s, last_event = %s,"
+                " last_position = %s, event_count = %s WHERE id = %s",
+                (
+                    event.payload.get("status", "completed"), event.occurred_at,
+                    Jsonb(event.payload.get("outcome", {})), "CaseClosed", position,
+                    event.originator_version, event.case_id,
+                ),
+            )
+        elif isinstance(event, ev.CaseEvent) and event.process != "directory":
+            curs.execute(
+                "UPDATE cases SET last_event = %s, last_position = %s, event_count = %s WHERE id = %s",
+                (type(event).__name__, position, event.originator_version, event.case_id),
+            )
+
+
+class TasksView(View):
+    tables = ("tasks",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS tasks ("
+        " id text PRIMARY KEY, case_id text NOT NULL, process text NOT NULL, kind text NOT NULL,"
+        " title text, status text NOT NULL, assignee_nip text, candidate_role text, unit text,"
+        " subject_nip text, due_at timestamptz, opened_at timestamptz NOT NULL, outcomes jsonb NOT NULL,"
+        " claimed_by text, outcome text, decided_by text, closed_at timestamptz, reason text,"
+        " data jsonb NOT NULL DEFAULT '{}', updated_position bigint NOT NULL)",
+        # The inbox: a person's open tasks by due date, and a role's pool in a unit.
+        "CREATE INDEX IF NOT EXISTS tasks_assignee_idx ON tasks (assignee_nip, status, due_at)",
+        "CREATE INDEX IF NOT EXISTS tasks_pool_idx ON tasks (candidate_role, unit, status, due_at)",
+        "CREATE INDEX IF NOT EXISTS tasks_case_idx ON tasks (case_id)",
+    )
+    handlers = {
+        ev.TaskOpened: "on_opened",
+        ev.TaskClaimed: "on_claimed",
+        ev.TaskReleased: "on_released",
+        ev.TaskDecided: "on_decided",
+        ev.TaskCancelled: "on_cancelled",
+    }
+
+    def on_opened(self, curs: Cursor[DictRow], event: ev.TaskOpened, position: int) -> None:
+        p = event.payload
+        curs.execute(
+            "INSERT INTO tasks (id, case_id, process, kind, title, status, assignee_nip, candidate_role,"
+            " unit, subject_nip, due_at, opened_at, outcomes, updated_position)"
+            " VALUES (%s, %s, %s, %s, %s, 'open', %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                p["task_id"], event.case_id, event.process, p["kind"], p.get("title"), p.get("assignee_nip"),
+                p.get("candidate_role"), p.get("unit"), p.get("subject_nip"), p.get("due_at"),
+                event.occurred_at, Jsonb(p.get("outcomes", [])), position,
+            ),
+        )
+
+    def on_claimed(self, curs: Cursor[DictRow], event: ev.TaskClaimed, position: int) -> None:
+        curs.execute(
+            "UPDATE tasks SET status = 'claimed', claimed_by = %s, updated_position = %s WHERE id = %s",
+            (event.payload["claimed_by"], position, event.payload["task_id"]),
+        )
+
+    def on_released(self, curs: Cursor[DictRow], event: ev.TaskReleased, position: int) -> None:
+        curs.execute(
+            "UPDATE tasks SET status = 'open', claimed_by = NULL, updated_position = %s WHERE id = %s",
+            (position, event.payload["task_id"]),
+        )
+
+    def on_decided(self, curs: Cursor[DictRow], event: ev.TaskDecided, position: int) -> None:
+        curs.execute(
+            "UPDATE tasks SET status = 'done', outcome = %s, decided_by = %s, closed_at = %s, reason = %s,"
+            " data = %s, updated_position = %s WHERE id = %s",
+            (
+                event.payload["outcome"], _actor_nip(event), event.occurred_at, event.reason,
+                Jsonb(event.payload.get("data", {})), position, event.payload["task_id"],
+            ),
+        )
+
+    def on_cancelled(self, curs: Cursor[DictRow], event: ev.TaskCancelled, position: int) -> None:
+        curs.execute(
+            "UPDATE tasks SET status = 'cancelled', closed_at = %s, reason = %s, updated_position = %s"
+            " WHERE id = %s",
+            (event.occurred_at, event.reason, position, event.payload["task_id"]),
+        )
+
+
+class AuditLogView(View):
+    tables = ("audit_log",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS audit_log ("
+        " position bigint PRIMARY KEY, case_id text NOT NULL, process text NOT NULL, type text NOT NULL,"
+        " version int NOT NULL, occurred_at timestamptz NOT NULL, actor jsonb NOT NULL, actor_nip text,"
+        " reason text, payload jsonb NOT NULL, previous_hash text NOT NULL, hash text NOT NULL,"
+        " workflow_id text, run_id text)",
+        "CREATE INDEX IF NOT EXISTS audit_case_idx ON audit_log (case_id, version)",
+        "CREATE INDEX IF NOT EXISTS audit_actor_idx ON audit_log (actor_nip, occurred_at)",
+        "CREATE INDEX IF NOT EXISTS audit_type_idx ON audit_log (type, occurred_at)",
+        "CREATE INDEX IF NOT EXISTS audit_time_idx ON audit_log (occurred_at)",
+    )
+
+    def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
+        if not isinstance(event, ev.CaseEvent):
+            return
+        curs.execute(
+            "INSERT INTO audit_log (position, case_id, process, type, version, occurred_at, actor, actor_nip,"
+            " reason, payload, previous_hash, hash, workflow_id, run_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                position, event.case_id, event.process, type(event).__name__, event.originator_version,
+                event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(event.payload),
+                event.previous_hash, event.hash, event.workflow_id, event.run_id,
+            ),
+        )
+
+
+class ViewProjection(Projection[View]):
+    """Feeds every event to its view; unhandled events still advance tracking."""
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.process(domain_event, tracking)
+
+
+class EmployeesProjection(ViewProjection):
+    name = "employees"
+
+
+class CasesProjection(ViewProjection):
+    name = "cases"
+
+
+class TasksProjection(ViewProjection):
+    name = "tasks"
+
+
+class AuditLogProjection(ViewProjection):
+    name = "audit_log"
+
+
+PROJECTIONS: dict[str, tuple[type[ViewProjection], type[View]]] = {
+    "employees": (EmployeesProjection, EmployeesView),
+    "cases": (CasesProjection, CasesView),
+    "tasks": (TasksProjection, TasksView),
+    "audit_log": (AuditLogProjection, AuditLogView),
+}

@@ -1,0 +1,47 @@
+"""One Settings object for every process, read from ASNFLOW_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASNFLOW_", env_ignore_empty=True, extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/asnflow"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    task_queue: str = "asnflow"
+    data_dir: Path = Path("var")
+    # Dev mode: tokens signed by a key generated into the data folder (`asnflow token`).
+    dev_mode: bool = False
+    jwt_issuer: str = "asnflow-dev"
+    jwt_audience: str = "asnflow"
+    jwt_public_key_file: Path | None = None
+    jwks_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    read_wait_seconds: float = 5.0
+
+    @property
+    def dev_private_key_path(self) -> Path:
+        return self.data_dir / "keys" / "dev-signing-key.pem"
+
+    @property
+    def dev_public_key_path(self) -> Path:
+        return self.data_dir / "keys" / "dev-signing-key.pub.pem"
+
+    def store_env(self) -> dict[str, str]:
+        """The eventsourcing environment for this database."""
+        from asnflow.activities.eventstore import postgres_env
+
+        return postgres_env(self.database_url)
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings (tests construct their own)."""
+    return Settings()

@@ -1,0 +1,61 @@
+"""The Temporal worker process: every workflow and activity on the one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from asnflow.activities.eventstore import EventStore
+from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
+from asnflow.runtime.settings import Settings
+from asnflow.workflows.evaluation import EvaluationWorkflow
+
+log = structlog.get_logger("worker")
+
+WORKFLOWS = [EvaluationWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, store: EventStore, executor: ThreadPoolExecutor) -> Worker:
+    """A worker with all workflows and activities wired to their dependencies."""
+    recording = RecordingActivities(store)
+    directory = DirectoryActivities(settings.database_url)
+    calendar = CalendarActivities()
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[recording.record_events, directory.lookup_employee, calendar.due_date],
+        activity_executor=executor,
+        max_concurrent_activities=16,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    """Connect to Temporal, retrying while it starts."""
+    for attempt in range(60):
+        try:
+            return await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace, tls=settings.temporal_tls
+            )
+        except Exception as exc:  # noqa: BLE001 - keep trying while the server starts
+            if attempt == 59:
+                raise
+            log.info("waiting for Temporal", address=settings.temporal_address, error=str(exc))
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Poll until `stop` is set, then shut down cleanly (sdk-python#300)."""
+    client = await connect(settings)
+    store = EventStore(env=settings.store_env())
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, settings, store, executor)
+        async with worker:
+            log.info("worker polling", task_queue=settings.task_queue)
+            await stop.wait()
+    store.close()

@@ -1,0 +1,180 @@
+"""The API over the real stack: dev server, worker, projector and PostgreSQL, in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.projections.runner import run_projector
+from asnflow.projections.views import PROJECTIONS
+from asnflow.runtime.demo_org import demo_employees, demo_users
+from asnflow.runtime.settings import Settings
+from asnflow.runtime.worker import build_worker
+from tests.support import ApiClient, api_client, client_address, make_settings, prepare_database
+
+
+@dataclass
+class Stack:
+    api: ApiClient
+    settings: Settings
+    store: EventStore
+
+
+@pytest.fixture(scope="module")
+async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    from tests.conftest import create_database, drop_database
+
+    url = create_database("asnflow_api")
+    settings = make_settings(url, tmp_path_factory.mktemp("api"), client_address(dev_server_env.client))
+    prepare_database(settings)
+    store = EventStore(env=settings.store_env())
+    stop = threading.Event()
+    projector = threading.Thread(target=run_projector, args=(settings.store_env(), list(PROJECTIONS), stop), daemon=True)
+    projector.start()
+    try:
+        with ThreadPoolExecutor(8) as executor:
+            async with build_worker(dev_server_env.client, settings, store, executor):
+                async with api_client(settings) as api:
+                    yield Stack(api, settings, store)
+    finally:
+        stop.set()
+        projector.join(timeout=10)
+        store.close()
+        drop_database(url)
+
+
+def demo(role_word: str) -> dict:
+    return next(u for u in demo_users() if role_word in u["roles"])
+
+
+def employee_and_boss() -> tuple[str, str]:
+    """The demo employee (only PEGAWAI) whose superior is a demo user."""
+    users = {u["nip"] for u in demo_users()}
+    by_nip = {e.nip: e for e in demo_employees()}
+    for u in demo_users():
+        e = by_nip.get(u["nip"])
+        if e is not None and u["roles"] == ["PEGAWAI"] and e.atasan_nip in users:
+            return e.nip, e.atasan_nip  # type: ignore[return-value]
+    raise AssertionError("the demo organisation has no employee under a demo supervisor")
+
+
+async def wait_tasks(stack: Stack, nip: str, case_id: str, kind: str) -> dict:
+    for _ in range(200):
+        r = await stack.api.get("/api/v1/tasks", nip, params={"case_id": case_id})
+        assert r.status_code == 200, r.text
+        found = [t for t in r.json()["data"] if t["kind"] == kind and t["status"] == "open"]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no open {kind} task for {nip}")
+
+
+async def test_supervisor_decides_from_the_inbox_and_the_history_shows_it(stack: Stack) -> None:
+    employee, boss = employee_and_boss()
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2026})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["id"]
+    again = await stack.api.post("/api/v1/evaluations", boss, json={"nip": employee, "year": 2026})
+    assert again.status_code == 409 and again.json()["message_en"]
+
+    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    assert task["assignee_nip"] == employee and task["outcomes"] == ["SUBMITTED"] and task["due_at"]
+    skp = {"targets": [{"indikator": "Dokumen kepegawaian terverifikasi", "target": "100%"}]}
+    r = await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
+    assert r.status_code == 200, r.text
+    assert r.json()["task"]["status"] == "done"  # read-your-writes: the view already shows it
+
+    inbox = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    before = max_position(stack.store)
+    # Refusals: each gets its status and a bilingual message, and records nothing.
+    r = await stack.api.post(f"/api/v1/tasks/{inbox['id']}/decision", employee, json={"outcome": "AGREED"})
+    assert r.status_code == 403 and r.json()["message_id"] and r.json()["message_en"]
+    r = await stack.api.post(f"/api/v1/tasks/{inbox['id']}/decision", boss, json={"outcome": "MAYBE"})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "outcome"
+    r = await stack.api.post(f"/api/v1/tasks/{inbox['id']}/decision", boss, json={"reason": 5})
+    assert r.status_code == 422
+    r = await stack.api.post(f"/api/v1/tasks/{inbox['id']}/decision", json={"outcome": "AGREED"})
+    assert r.status_code == 401
+    r = await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
+    assert r.status_code == 409
+    assert max_position(stack.store) == before
+
+    r = await stack.api.post(
+        f"/api/v1/tasks/{inbox['id']}/decision", boss, json={"outcome": "AGREED", "reason": "Sesuai rencana strategis"},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.status_code == 200, r.text
+
+    r = await stack.api.get(f"/api/v1/cases/{case_id}/events", boss)
+    assert r.status_code == 200
+    history = r.json()
+    assert history["chain_intact"] is True
+    decided = [e for e in history["data"] if e["type"] == "TaskDecided"]
+    assert decided[-1]["actor"]["nip"] == boss and decided[-1]["payload"]["outcome"] == "AGREED"
+    assert all(e["hash_valid"] for e in history["data"])
+
+    r = await stack.api.get(f"/api/v1/cases/{case_id}", employee)
+    assert r.status_code == 200 and r.json()["subject_nip"] == employee and r.json()["status"] == "open"
+    auditor = demo("AUDITOR")["nip"]
+    last = history["data"][-1]["position"]
+    r = await stack.api.get("/api/v1/audit/events", auditor, params={"case_id": case_id, "min_position": last})
+    assert r.status_code == 200 and len(r.json()["data"]) == history["data"][-1]["version"]
+    assert all(e["hash_valid"] for e in r.json()["data"])
+    r = await stack.api.get("/api/v1/audit/verify", auditor)
+    assert r.status_code == 200 and r.json()["ok"] is True
+    r = await stack.api.get("/api/v1/audit/events", employee)
+    assert r.status_code == 403
+
+
+async def test_bulk_decisions_report_each_item(stack: Stack) -> None:
+    employee, boss = employee_and_boss()
+    r = await stack.api.post("/api/v1/evaluations", boss, json={"nip": employee, "year": 2027})
+    assert r.status_code == 202
+    case_id = r.json()["id"]
+    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    skp = {"targets": [{"indikator": "Arsip tertata", "target": "12 bulan"}]}
+    r = await stack.api.post(
+        "/api/v1/tasks/decisions", employee,
+        json={"items": [
+            {"task_id": task["id"], "outcome": "SUBMITTED", "data": skp},
+            {"task_id": task["id"], "outcome": "SUBMITTED", "data": skp},
+            {"task_id": "nope", "outcome": "X"},
+        ]},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["status"] for i in body["results"]] == [200, 409, 404]
+    assert body["succeeded"] == 1 and body["failed"] == 2
+
+
+async def test_unknown_nip_and_wrong_starter_are_refused(stack: Stack) -> None:
+    employee, boss = employee_and_boss()
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": "199001012015011999", "year": 2026})
+    assert r.status_code == 422
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": "12", "year": 2026})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "nip"
+    other = next(e.nip for e in demo_employees() if e.nip not in (employee, boss) and e.atasan_nip not in (employee,))
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": other, "year": 2026})
+    assert r.status_code == 403
+
+
+async def test_dependencies_down_give_503_with_retry_after(stack: Stack, tmp_path: Path) -> None:
+    employee, _ = employee_and_boss()
+    no_temporal = stack.settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    async with api_client(no_temporal) as api:
+        r = await api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2030})
+        assert r.status_code == 503 and r.headers["Retry-After"]
+        r = await api.get("/ready")
+        assert r.status_code == 503
+    no_db = stack.settings.model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/asnflow"})
+    async with api_client(no_db) as api:
+        r = await api.get("/api/v1/tasks", employee)
+        assert r.status_code == 503 and r.headers["Retry-After"] and "message_en" in r.json()

@@ -1,0 +1,121 @@
+"""Exactly-once recording against real PostgreSQL and the real Temporal dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from asnflow.activities.eventstore import CaseForkedError, EventStore, read_case, record
+from asnflow.activities.recording import CalendarActivities, DirectoryActivities
+from asnflow.domain.events import GENESIS_HASH
+from asnflow.workflows.contracts import Actor, NewEvent, RecordInput, RecordResult, StartEvaluationInput
+from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from tests.support import make_settings, prepare_database
+from tests.workflows.test_evaluation_workflow import people
+
+
+def record_input(case_id: str, payload: dict, version: int = 0, previous: str = GENESIS_HASH) -> RecordInput:
+    return RecordInput(
+        case_id=case_id, process="test", expected_version=version, previous_hash=previous, workflow_id=case_id,
+        run_id="run", occurred_at="2026-11-28T08:00:00+00:00",
+        events=[NewEvent("CaseOpened", payload, {"nip": None, "role": "SYSTEM"})],
+    )
+
+
+def test_retried_append_after_commit_is_one_event(fresh_database_url: str) -> None:
+    store = EventStore(env=make_settings(fresh_database_url, Path("/tmp")).store_env())
+    try:
+        inp = record_input("case-retry", {"n": 1})
+        first = record(store, inp)
+        again = record(store, inp)  # the retry of an attempt whose commit was not acknowledged
+        assert again == first
+        assert len(read_case(store, "case-retry")) == 1
+    finally:
+        store.close()
+
+
+def test_two_writers_cannot_fork_a_case(fresh_database_url: str) -> None:
+    store = EventStore(env=make_settings(fresh_database_url, Path("/tmp")).store_env())
+    try:
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, object] = {}
+
+        def writer(name: str) -> None:
+            barrier.wait()
+            try:
+                outcomes[name] = record(store, record_input("case-fork", {"writer": name}))
+            except CaseForkedError as exc:
+                outcomes[name] = exc
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [n for n, o in outcomes.items() if isinstance(o, RecordResult)]
+        lost = [n for n, o in outcomes.items() if isinstance(o, CaseForkedError)]
+        assert len(won) == 1 and len(lost) == 1
+        stored = read_case(store, "case-fork")
+        assert len(stored) == 1 and stored[0].event.payload == {"writer": won[0]}
+    finally:
+        store.close()
+
+
+class FlakyRecording:
+    """Commits, then fails once as if the worker died before reporting: the retry must not double."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.failed_once = False
+        self.calls = 0
+
+    @activity.defn(name="record_events")
+    def record_events(self, inp: RecordInput) -> RecordResult:
+        self.calls += 1
+        result = record(self.store, inp)
+        if not self.failed_once:
+            self.failed_once = True
+            raise RuntimeError("lost the acknowledgement after commit")
+        return result
+
+
+async def test_activity_retry_after_commit_leaves_exactly_one_event(
+    dev_server_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path)
+    prepare_database(settings)
+    store = EventStore(env=settings.store_env())
+    flaky = FlakyRecording(store)
+    employee, _, _ = people()
+    case_id = evaluation_case_id(employee.nip, 2041)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(4) as executor:
+        async with Worker(
+            dev_server_env.client,
+            task_queue=settings.task_queue,
+            workflows=[EvaluationWorkflow],
+            activities=[flaky.record_events, DirectoryActivities(settings.database_url).lookup_employee, CalendarActivities().due_date],
+            activity_executor=executor,
+        ):
+            await dev_server_env.client.start_workflow(
+                EvaluationWorkflow.run,
+                StartEvaluationInput(case_id=case_id, nip=employee.nip, year=2041, started_by=employee),  # type: ignore[arg-type]
+                id=case_id,
+                task_queue=settings.task_queue,
+            )
+            for _ in range(200):
+                if read_case(store, case_id) and flaky.calls >= 2:
+                    break
+                await asyncio.sleep(0.05)
+    events = read_case(store, case_id)
+    assert flaky.calls >= 2, "the recording was retried"
+    assert [type(s.event).__name__ for s in events] == ["CaseOpened", "EvaluationStarted", "TaskOpened"]
+    assert [s.event.originator_version for s in events] == [1, 2, 3]
+    store.close()

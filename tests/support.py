@@ -1,0 +1,85 @@
+"""Helpers for tests that need a seeded directory, views and a worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from asnflow.activities.eventstore import EventStore
+from asnflow.api.app import create_app
+from asnflow.api.auth import ensure_dev_keys, mint_token
+from asnflow.projections.runner import open_view, rebuild
+from asnflow.projections.views import PROJECTIONS
+from asnflow.runtime.cli import seed_demo
+from asnflow.runtime.demo_org import demo_person
+from asnflow.runtime.settings import Settings
+
+
+def make_settings(database_url: str, data_dir: Path, temporal_address: str = "127.0.0.1:7233") -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_address,
+        task_queue=f"tq-{uuid.uuid4()}",
+        data_dir=data_dir,
+        dev_mode=True,
+        read_wait_seconds=10,
+    )
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the store and views, seed the demo organisation, and project the directory."""
+    env = settings.store_env()
+    EventStore(env=env).close()
+    for name in PROJECTIONS:
+        open_view(name, env).datastore.close()
+    seed_demo(settings)
+    rebuild(env, "employees")
+
+
+def token_for(settings: Settings, nip: str) -> str:
+    ensure_dev_keys(settings.dev_private_key_path, settings.dev_public_key_path)
+    person = demo_person(nip)
+    assert person is not None, nip
+    return mint_token(
+        settings.dev_private_key_path, nip=nip, name=person["nama"], roles=person["roles"], unit=person["unit"],
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+    )
+
+
+@dataclass
+class ApiClient:
+    http: httpx.AsyncClient
+    settings: Settings
+
+    def auth(self, nip: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(self.settings, nip)}"}
+
+    def headers(self, nip: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+        return {**(self.auth(nip) if nip else {}), **(extra or {})}
+
+    async def get(self, path: str, nip: str | None = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.get(path, headers=self.headers(nip, headers), **kw)
+
+    async def post(self, path: str, nip: str | None = None, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        return await self.http.post(path, headers=self.headers(nip, headers), **kw)
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[ApiClient]:
+    """The real app in-process (lifespan included) behind an httpx client."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://asnflow.test") as http:
+            yield ApiClient(http, settings)
+
+
+def client_address(client: Client) -> str:
+    return client.service_client.config.target_host

@@ -1,0 +1,154 @@
+"""The evaluation workflow on the time-skipping server, with the real store on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from asnflow.activities.eventstore import EventStore, read_case
+from asnflow.domain.events import GENESIS_HASH, hash_of
+from asnflow.runtime.demo_org import demo_employees, demo_users
+from asnflow.runtime.settings import Settings
+from asnflow.runtime.worker import build_worker
+from asnflow.workflows.contracts import Actor, DecisionInput, StartEvaluationInput
+from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.human_tasks import CaseWorkflow
+from tests.support import make_settings, prepare_database
+
+
+@pytest.fixture(scope="module")
+def wf_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_settings(database_url, tmp_path_factory.mktemp("wf"))
+    prepare_database(settings)
+    return settings
+
+
+@pytest.fixture
+async def running(time_skipping_env: WorkflowEnvironment, wf_settings: Settings) -> AsyncIterator[tuple[Client, Settings, EventStore]]:
+    settings = wf_settings.model_copy(update={"task_queue": f"tq-{uuid.uuid4()}"})
+    store = EventStore(env=settings.store_env())
+    with ThreadPoolExecutor(8) as executor:
+        async with build_worker(time_skipping_env.client, settings, store, executor):
+            yield time_skipping_env.client, settings, store
+    store.close()
+
+
+def people() -> tuple[Actor, Actor, Actor]:
+    """An employee with a superior, the superior, and a colleague who is neither."""
+    by_nip = {e.nip: e for e in demo_employees()}
+    staff = [e for e in demo_employees() if e.atasan_nip and e.jenis_jabatan != "JPT"]
+    # Different tests use different employees so their cases never collide.
+    employee = staff[int(uuid.uuid4().int % len(staff))]
+    boss = by_nip[employee.atasan_nip]
+    other = next(e for e in staff if e.nip not in (employee.nip, boss.nip) and e.atasan_nip != employee.nip)
+
+    def actor(e: object) -> Actor:
+        return Actor(nip=e.nip, roles=["PEGAWAI"], unit=e.unit, name=e.nama)  # type: ignore[attr-defined]
+
+    return actor(employee), actor(boss), actor(other)
+
+
+async def open_task(store: EventStore, case_id: str, task_id: str) -> None:
+    for _ in range(200):
+        events = await asyncio.to_thread(read_case, store, case_id)
+        if any(type(s.event).__name__ == "TaskOpened" and s.event.payload["task_id"] == task_id for s in events):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{task_id} never opened")
+
+
+async def decide(handle: WorkflowHandle, store: EventStore, case_id: str, n: int, actor: Actor, outcome: str, data: dict | None = None, reason: str = "") -> None:
+    task_id = f"{case_id}.t{n}"
+    await open_task(store, case_id, task_id)
+    await handle.execute_update(CaseWorkflow.decide, DecisionInput(task_id=task_id, actor=actor, outcome=outcome, reason=reason, data=data or {}))
+
+
+SKP = {"targets": [{"indikator": "Laporan layanan publik", "target": "12 laporan"}]}
+RATING = {"hasil_kerja": "DI_ATAS_EKSPEKTASI", "perilaku_kerja": "DI_ATAS_EKSPEKTASI"}
+
+
+async def start(client: Client, settings: Settings, employee: Actor, year: int) -> tuple[str, WorkflowHandle]:
+    case_id = evaluation_case_id(employee.nip, year)  # type: ignore[arg-type]
+    handle = await client.start_workflow(
+        EvaluationWorkflow.run,
+        StartEvaluationInput(case_id=case_id, nip=employee.nip, year=year, started_by=employee),  # type: ignore[arg-type]
+        id=case_id,
+        task_queue=settings.task_queue,
+    )
+    return case_id, handle
+
+
+async def test_whole_evaluation_records_one_chain(running: tuple[Client, Settings, EventStore]) -> None:
+    client, settings, store = running
+    employee, boss, _ = people()
+    case_id, handle = await start(client, settings, employee, 2031)
+    await decide(handle, store, case_id, 1, employee, "SUBMITTED", SKP)
+    await decide(handle, store, case_id, 2, boss, "AGREED")
+    await decide(handle, store, case_id, 3, boss, "SUBMITTED", RATING)
+    await decide(handle, store, case_id, 4, employee, "ACKNOWLEDGED")
+    result = await handle.result()
+    assert result.status == "completed"
+    assert result.outcome == {"predicate": "SANGAT_BAIK"}
+
+    events = read_case(store, case_id)
+    types = [type(s.event).__name__ for s in events]
+    assert types == [
+        "CaseOpened", "EvaluationStarted", "TaskOpened", "TaskDecided", "SkpDrafted", "TaskOpened", "TaskDecided",
+        "SkpAgreed", "TaskOpened", "TaskDecided", "RatingSubmitted", "PredicateDetermined", "TaskOpened",
+        "TaskDecided", "EvaluationAcknowledged", "CaseClosed",
+    ]
+    previous = GENESIS_HASH
+    for version, stored in enumerate(events, start=1):
+        assert stored.event.originator_version == version
+        assert stored.event.previous_hash == previous
+        assert hash_of(stored.event) == stored.event.hash
+        previous = stored.event.hash
+    decided = [s.event for s in events if type(s.event).__name__ == "TaskDecided"]
+    assert [d.actor["nip"] for d in decided] == [employee.nip, boss.nip, boss.nip, employee.nip]
+
+
+async def test_validator_rejects_before_anything_is_written(running: tuple[Client, Settings, EventStore]) -> None:
+    client, settings, store = running
+    employee, boss, other = people()
+    case_id, handle = await start(client, settings, employee, 2032)
+    first = f"{case_id}.t1"
+    await open_task(store, case_id, first)
+    before = len(read_case(store, case_id))
+
+    async def refused(actor: Actor, outcome: str, data: dict, kind: str, task_id: str = first, reason: str = "") -> None:
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(CaseWorkflow.decide, DecisionInput(task_id=task_id, actor=actor, outcome=outcome, reason=reason, data=data))
+        assert isinstance(info.value.cause, ApplicationError)
+        assert info.value.cause.type == kind, info.value.cause
+
+    await refused(other, "SUBMITTED", SKP, "Forbidden")  # not the assignee
+    await refused(employee, "APPROVED", SKP, "Invalid")  # not an outcome of this task
+    await refused(employee, "SUBMITTED", {"targets": []}, "Invalid")  # malformed SKP
+    await refused(employee, "SUBMITTED", SKP, "NotFound", task_id=f"{case_id}.t9")
+    assert len(read_case(store, case_id)) == before  # nothing recorded by any refusal
+
+    await decide(handle, store, case_id, 1, employee, "SUBMITTED", SKP)
+    await refused(employee, "SUBMITTED", SKP, "Conflict")  # already decided
+    await open_task(store, case_id, f"{case_id}.t2")
+    await refused(boss, "RETURNED", {}, "Invalid", task_id=f"{case_id}.t2")  # reason required
+    await refused(employee, "AGREED", {}, "Forbidden", task_id=f"{case_id}.t2")  # own SKP: the superior agrees
+    await decide(handle, store, case_id, 2, boss, "RETURNED", reason="Target belum terukur")
+    await open_task(store, case_id, f"{case_id}.t3")  # back to drafting
+    await decide(handle, store, case_id, 3, employee, "SUBMITTED", SKP)
+    await decide(handle, store, case_id, 4, boss, "AGREED")
+    await open_task(store, case_id, f"{case_id}.t5")
+    await refused(boss, "SUBMITTED", {"hasil_kerja": "LUAR_BIASA", "perilaku_kerja": "SESUAI_EKSPEKTASI"}, "Invalid", task_id=f"{case_id}.t5")
+    await decide(handle, store, case_id, 5, boss, "SUBMITTED", {"hasil_kerja": "DI_BAWAH_EKSPEKTASI", "perilaku_kerja": "DI_BAWAH_EKSPEKTASI"})
+    await decide(handle, store, case_id, 6, employee, "ACKNOWLEDGED")
+    result = await handle.result()
+    assert result.outcome == {"predicate": "SANGAT_KURANG"}
+    types = [type(s.event).__name__ for s in read_case(store, case_id)]
+    assert types.count("TaskDecided") == 6 and "SkpReturned" in types
