@@ -43,8 +43,8 @@ def postgres_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_PORT": str(url.port or query.get("port", ["5432"])[0]),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_POOL_SIZE": "5",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": "3",
+        "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,16 @@ async def decide(handle: WorkflowHandle, store: EventStore, case_id: str, n: int
     await handle.execute_update(CaseWorkflow.decide, DecisionInput(task_id=task_id, actor=actor, outcome=outcome, reason=reason, data=data or {}))
 
 
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def save_history(handle: WorkflowHandle, name: str) -> None:
+    """Refresh a replay fixture when asked to (ASNFLOW_RECORD_HISTORIES=1) after a workflow change."""
+    if os.environ.get("ASNFLOW_RECORD_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
 SKP = {"targets": [{"indikator": "Laporan layanan publik", "target": "12 laporan"}]}
 RATING = {"hasil_kerja": "DI_ATAS_EKSPEKTASI", "perilaku_kerja": "DI_ATAS_EKSPEKTASI"}
 
@@ -97,6 +108,7 @@ async def test_whole_evaluation_records_one_chain(running: tuple[Client, Setting
     result = await handle.result()
     assert result.status == "completed"
     assert result.outcome == {"predicate": "SANGAT_BAIK"}
+    await save_history(handle, "evaluation-completed")
 
     events = read_case(store, case_id)
     types = [type(s.event).__name__ for s in events]
@@ -150,5 +162,6 @@ async def test_validator_rejects_before_anything_is_written(running: tuple[Clien
     await decide(handle, store, case_id, 6, employee, "ACKNOWLEDGED")
     result = await handle.result()
     assert result.outcome == {"predicate": "SANGAT_KURANG"}
+    await save_history(handle, "evaluation-returned-and-refused")
     types = [type(s.event).__name__ for s in read_case(store, case_id)]
     assert types.count("TaskDecided") == 6 and "SkpReturned" in types
