@@ -24,7 +24,7 @@ audit_app = typer.Typer(help="Audit tools", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var or ASNFLOW_DATA_DIR)")]
 
