@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
 from asnflow.activities.eventstore import EventStore
+from asnflow.activities.temporal_client import connect_temporal
 from asnflow.api.auth import TokenVerifier, User
 from asnflow.api.errors import ApiError, unavailable
 
@@ -38,14 +39,7 @@ class Resources:
         async with self.temporal_lock:
             if self.temporal is None:
                 try:
-                    self.temporal = await asyncio.wait_for(
-                        Client.connect(
-                            self.settings.temporal_address,
-                            namespace=self.settings.temporal_namespace,
-                            tls=self.settings.temporal_tls,
-                        ),
-                        timeout=5,
-                    )
+                    self.temporal = await asyncio.wait_for(connect_temporal(self.settings), timeout=5)
                 except Exception:  # noqa: BLE001 - any connect failure is "Temporal down"
                     raise unavailable("Temporal") from None
         return self.temporal

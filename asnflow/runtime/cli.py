@@ -61,6 +61,7 @@ def dev(
     ] = None,
 ) -> None:
     """Start everything on embedded defaults: Temporal dev server, PostgreSQL, worker, projector, API, demo data."""
+    from asnflow.activities.temporal_client import ensure_payload_key
     from asnflow.runtime.services import EmbeddedPostgres, StackState, TemporalDevServer, load_or_create
     from asnflow.runtime.supervisor import Supervisor, wait_http_ok
 
@@ -87,6 +88,7 @@ def dev(
         settings = settings_for(
             data_dir, database_url=database_url, temporal_address=temporal.address, dev_mode=True, public_url=api_url
         )
+        ensure_payload_key(settings.dev_payload_key_path)
         _prepare_store(settings)
         if not state.seeded or not _has_demo(settings):
             with console.status("Mengisi data demo / seeding the Batanghari demo organisation…"):
@@ -100,6 +102,7 @@ def dev(
             "ASNFLOW_DATABASE_URL": database_url,
             "ASNFLOW_TEMPORAL_ADDRESS": temporal.address,
             "ASNFLOW_DEV_MODE": "true",
+            "ASNFLOW_PAYLOAD_KEY_FILE": str(settings.dev_payload_key_path),
             "ASNFLOW_PUBLIC_URL": api_url,
             "PYTHONUNBUFFERED": "1",
         }

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     read_wait_seconds: float = 5.0
+    # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
+    payload_key_file: Path | None = None
 
     @property
     def dev_private_key_path(self) -> Path:
@@ -33,6 +35,10 @@ class Settings(BaseSettings):
     @property
     def dev_public_key_path(self) -> Path:
         return self.data_dir / "keys" / "dev-signing-key.pub.pem"
+
+    @property
+    def dev_payload_key_path(self) -> Path:
+        return self.data_dir / "keys" / "temporal-payload.key"
 
     def store_env(self) -> dict[str, str]:
         """The eventsourcing environment for this database."""

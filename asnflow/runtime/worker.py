@@ -10,6 +10,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from asnflow.activities.eventstore import EventStore
+from asnflow.activities.temporal_client import connect_temporal
 from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
 from asnflow.runtime.settings import Settings
 from asnflow.workflows.evaluation import EvaluationWorkflow
@@ -38,9 +39,7 @@ async def connect(settings: Settings) -> Client:
     """Connect to Temporal, retrying while it starts."""
     for attempt in range(60):
         try:
-            return await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace, tls=settings.temporal_tls
-            )
+            return await connect_temporal(settings)
         except Exception as exc:  # noqa: BLE001 - keep trying while the server starts
             if attempt == 59:
                 raise
