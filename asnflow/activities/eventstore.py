@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from asnflow.domain.events import (
     EVENT_TYPES,
     CaseEvent,
     case_aggregate_id,
-    event_hash,
+    hash_of,
 )
 from asnflow.workflows.contracts import RecordInput, RecordResult
 
@@ -79,36 +80,23 @@ def build_events(inp: RecordInput) -> tuple[list[CaseEvent], str]:
         if cls is None:
             raise UnknownEventTypeError(new.type)
         version = inp.expected_version + offset
-        digest = event_hash(
-            type_name=new.type,
+        unsealed = cls(
+            originator_id=originator_id,
+            originator_version=version,
+            timestamp=occurred_at,
             case_id=inp.case_id,
             process=inp.process,
-            version=version,
-            occurred_at=occurred_at.isoformat(),
+            occurred_at=occurred_at,
             actor=new.actor,
             workflow_id=inp.workflow_id,
             run_id=inp.run_id,
             reason=new.reason,
             payload=new.payload,
             previous_hash=previous,
+            hash="",
         )
-        events.append(
-            cls(
-                originator_id=originator_id,
-                originator_version=version,
-                timestamp=occurred_at,
-                case_id=inp.case_id,
-                process=inp.process,
-                occurred_at=occurred_at,
-                actor=new.actor,
-                workflow_id=inp.workflow_id,
-                run_id=inp.run_id,
-                reason=new.reason,
-                payload=new.payload,
-                previous_hash=previous,
-                hash=digest,
-            )
-        )
+        digest = hash_of(unsealed)
+        events.append(dataclasses.replace(unsealed, hash=digest))
         previous = digest
     return events, previous
 

@@ -154,6 +154,20 @@ async def test_bulk_decisions_report_each_item(stack: Stack) -> None:
     assert [i["status"] for i in body["results"]] == [200, 409, 404]
     assert body["succeeded"] == 1 and body["failed"] == 2
 
+    agreement = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/cancel", boss, json={"reason": "salah input"})
+    assert r.status_code == 403
+    admin = demo("ADMIN")["nip"]
+    r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/cancel", admin, json={"reason": "pegawai dimutasi"})
+    assert r.status_code == 200, r.text
+    assert r.json()["task"]["status"] == "cancelled"
+    for _ in range(100):
+        case = (await stack.api.get(f"/api/v1/cases/{case_id}", admin)).json()
+        if case["status"] == "cancelled":
+            break
+        await asyncio.sleep(0.05)
+    assert case["status"] == "cancelled" and case["closed_at"]
+
 
 async def test_unknown_nip_and_wrong_starter_are_refused(stack: Stack) -> None:
     employee, boss = employee_and_boss()

@@ -19,9 +19,16 @@ from asnflow.domain.events import GENESIS_HASH, hash_of
 from asnflow.runtime.demo_org import demo_employees, demo_users
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
-from asnflow.workflows.contracts import Actor, DecisionInput, StartEvaluationInput
+from asnflow.workflows.contracts import (
+    Actor,
+    CancelTaskInput,
+    ClaimInput,
+    DecisionInput,
+    ReleaseInput,
+    StartEvaluationInput,
+)
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
-from asnflow.workflows.human_tasks import CaseWorkflow
+from asnflow.workflows.human_tasks import CaseWorkflow, TaskSpec, TaskState
 from tests.support import make_settings, prepare_database
 
 
@@ -165,3 +172,72 @@ async def test_validator_rejects_before_anything_is_written(running: tuple[Clien
     await save_history(handle, "evaluation-returned-and-refused")
     types = [type(s.event).__name__ for s in read_case(store, case_id)]
     assert types.count("TaskDecided") == 6 and "SkpReturned" in types
+
+
+async def test_claim_release_and_cancel_are_events_of_the_task(running: tuple[Client, Settings, EventStore]) -> None:
+    client, settings, store = running
+    employee, boss, other = people()
+    admin_user = next(u for u in demo_users() if "ADMIN" in u["roles"])
+    admin = Actor(nip=admin_user["nip"], roles=admin_user["roles"], unit=admin_user["unit"])
+    case_id, handle = await start(client, settings, employee, 2033)
+    task_id = f"{case_id}.t1"
+    await open_task(store, case_id, task_id)
+
+    async def refused(update: object, arg: object, kind: str) -> None:
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(update, arg)  # type: ignore[arg-type]
+        assert isinstance(info.value.cause, ApplicationError) and info.value.cause.type == kind, info.value.cause
+
+    claimed = await handle.execute_update(CaseWorkflow.claim, ClaimInput(task_id=task_id, actor=employee))
+    assert claimed.status == "claimed" and claimed.event_type == "TaskClaimed"
+    await refused(CaseWorkflow.claim, ClaimInput(task_id=task_id, actor=employee), "Conflict")
+    await refused(CaseWorkflow.claim, ClaimInput(task_id=task_id, actor=other), "Forbidden")
+    await refused(CaseWorkflow.release, ReleaseInput(task_id=task_id, actor=other), "Conflict")
+    released = await handle.execute_update(CaseWorkflow.release, ReleaseInput(task_id=task_id, actor=employee, reason="cuti"))
+    assert released.status == "open"
+    await refused(CaseWorkflow.cancel_task, CancelTaskInput(task_id=task_id, actor=boss, reason="x"), "Forbidden")
+    await refused(CaseWorkflow.cancel_task, CancelTaskInput(task_id=task_id, actor=admin, reason=" "), "Invalid")
+    cancelled = await handle.execute_update(CaseWorkflow.cancel_task, CancelTaskInput(task_id=task_id, actor=admin, reason="pegawai mutasi"))
+    assert cancelled.event_type == "TaskCancelled"
+    result = await handle.result()
+    assert result.status == "cancelled"
+    types = [type(s.event).__name__ for s in read_case(store, case_id)]
+    assert types[-4:] == ["TaskClaimed", "TaskReleased", "TaskCancelled", "CaseClosed"]
+
+
+def pool_case() -> tuple[EvaluationWorkflow, TaskState]:
+    """A case holding one pool task offered to BKPSDM in BKPSDMD (no workflow context needed)."""
+    wf = EvaluationWorkflow()
+    wf._init_case("case-x", subject_nip="199602102022031001")  # noqa: SLF001
+    task = TaskState(
+        task_id="case-x.t1",
+        spec=TaskSpec(kind="VERIFY", title="Verifikasi", outcomes=["OK"], due_working_days=3, candidate_role="BKPSDM", unit="BKPSDMD"),
+        due_at="2026-12-01T23:59:59+07:00",
+    )
+    wf._tasks[task.task_id] = task  # noqa: SLF001
+    return wf, task
+
+
+def rejection(call: object, *args: object) -> str | None:
+    try:
+        call(*args)  # type: ignore[operator]
+    except ApplicationError as err:
+        return err.type
+    return None
+
+
+def test_pool_tasks_go_to_the_role_in_the_unit_and_never_to_the_subject() -> None:
+    wf, task = pool_case()
+    hr = Actor(nip="199104122019032001", roles=["PEGAWAI", "BKPSDM"], unit="BKPSDMD")
+    hr2 = Actor(nip="198808082010011001", roles=["PEGAWAI", "BKPSDM"], unit="BKPSDMD")
+    elsewhere = Actor(nip="198306172008012001", roles=["PEGAWAI", "BKPSDM"], unit="DISKOMINFO")
+    subject = Actor(nip="199602102022031001", roles=["PEGAWAI", "BKPSDM"], unit="BKPSDMD")
+    decision = lambda actor: DecisionInput(task_id=task.task_id, actor=actor, outcome="OK")  # noqa: E731
+    assert rejection(wf.validate_claim, ClaimInput(task.task_id, hr)) is None
+    assert rejection(wf.validate_claim, ClaimInput(task.task_id, elsewhere)) == "Forbidden"
+    assert rejection(wf.validate_decide, decision(subject)) == "Forbidden"  # own case
+    task.claimed_by, task.status = hr.nip, "claimed"
+    assert rejection(wf.validate_decide, decision(hr2)) == "Conflict"  # claimed by a colleague
+    assert rejection(wf.validate_decide, decision(hr)) is None
+    task.status = "done"
+    assert rejection(wf.validate_decide, decision(hr)) == "Conflict"

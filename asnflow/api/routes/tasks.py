@@ -27,6 +27,7 @@ from asnflow.workflows.contracts import (
     ERR_FORBIDDEN,
     ERR_INVALID,
     ERR_NOT_FOUND,
+    CancelTaskInput,
     ClaimInput,
     DecisionInput,
     ReleaseInput,
@@ -181,6 +182,13 @@ async def decide(task_id: str, body: DecisionCreate, user: CurrentUser, conn: Db
     """Decide a task: `outcome` from the task's outcomes, a `reason`, and the kind's `data`."""
     inp = DecisionInput(task_id=task_id, actor=user.actor(), outcome=body.outcome, reason=body.reason, data=body.data)
     return await act(res, conn, task_id, CaseWorkflow.decide, inp)
+
+
+@router.post("/{task_id}/cancel", response_model=TaskActionPublic)
+async def cancel(task_id: str, body: ReasonCreate, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> TaskActionPublic:
+    """Withdraw a task (ADMIN, with a reason); the case then closes as cancelled."""
+    inp = CancelTaskInput(task_id=task_id, actor=user.actor(), reason=body.reason)
+    return await act(res, conn, task_id, CaseWorkflow.cancel_task, inp)
 
 
 @router.post("/decisions", response_model=BulkDecisionPublic)
