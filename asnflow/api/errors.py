@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import structlog
+from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 RETRY_AFTER_SECONDS = 5
+log = structlog.get_logger("api")
 
 
 class ApiError(Exception):
@@ -78,6 +82,20 @@ def install(app: FastAPI) -> None:
         ]
         err = ApiError(422, "Permintaan tidak valid.", "The request is invalid.", problems)
         return JSONResponse(body(request, err), status_code=422)
+
+    @app.exception_handler(es_persistence.OperationalError)
+    @app.exception_handler(es_persistence.InterfaceError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        err = unavailable("database")
+        return JSONResponse(body(request, err), status_code=503, headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the caller; the log has it.
+        log.exception("unhandled error", path=request.url.path)
+        err = ApiError(500, "Terjadi kesalahan internal.", "Internal error.")
+        return JSONResponse(body(request, err), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,8 +20,21 @@ def case_aggregate_id(case_id: str) -> UUID:
     return uuid5(CASE_NAMESPACE, case_id)
 
 
+EVENT_TYPES: dict[str, type[CaseEvent]] = {}
+
+
 class CaseEvent(DomainEvent):
-    """Base of every stored event: the envelope auditors rely on."""
+    """Base of every stored event: the envelope auditors rely on.
+
+    Every subclass registers itself by name, so a process defines its events in its own domain
+    module; the recording activity refuses names that no imported module defines.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in EVENT_TYPES and EVENT_TYPES[cls.__name__] is not cls:
+            raise TypeError(f"event type {cls.__name__} is defined twice")
+        EVENT_TYPES[cls.__name__] = cls
 
     case_id: str
     process: str
@@ -156,26 +169,3 @@ class PredicateDetermined(CaseEvent):
 
 class EvaluationAcknowledged(CaseEvent):
     """payload: acknowledged_by."""
-
-
-EVENT_TYPES: dict[str, type[CaseEvent]] = {
-    cls.__name__: cls
-    for cls in (
-        CaseOpened,
-        CaseClosed,
-        TaskOpened,
-        TaskClaimed,
-        TaskReleased,
-        TaskDecided,
-        TaskCancelled,
-        EmployeeRegistered,
-        EmployeeUpdated,
-        EvaluationStarted,
-        SkpDrafted,
-        SkpAgreed,
-        SkpReturned,
-        RatingSubmitted,
-        PredicateDetermined,
-        EvaluationAcknowledged,
-    )
-}

@@ -24,6 +24,7 @@ audit_app = typer.Typer(help="Audit tools", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
+# Further command groups register here, one line each (e.g. app.add_typer(bench_app, name="bench")).
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var or ASNFLOW_DATA_DIR)")]

@@ -192,3 +192,5 @@ async def test_dependencies_down_give_503_with_retry_after(stack: Stack, tmp_pat
     async with api_client(no_db) as api:
         r = await api.get("/api/v1/tasks", employee)
         assert r.status_code == 503 and r.headers["Retry-After"] and "message_en" in r.json()
+        r = await api.get("/ready")
+        assert r.status_code == 503 and r.json()["checks"]["database"].startswith("unavailable")
