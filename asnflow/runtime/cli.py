@@ -13,34 +13,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from asnflow.runtime import cli_audit, cli_bench
+from asnflow.runtime.cli_common import DataDir, console, progress_bar, settings_for
 from asnflow.runtime.settings import Settings
 
 app = typer.Typer(help="asnflow: alur kerja kepegawaian ASN / ASN HR workflows", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo organisation of Kabupaten Batanghari", no_args_is_help=True)
 import_app = typer.Typer(help="Import reference data", no_args_is_help=True)
-audit_app = typer.Typer(help="Audit tools", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(import_app, name="import")
-app.add_typer(audit_app, name="audit")
-# Further command groups register here, one line each (e.g. app.add_typer(bench_app, name="bench")).
-console = Console(stderr=True, soft_wrap=True)
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var or ASNFLOW_DATA_DIR)")]
-
-
-def settings_for(data_dir: Path | None = None, **overrides: object) -> Settings:
-    """Settings from the environment, with command-line overrides."""
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-
+# Command groups of their own modules register here, one line each.
+app.add_typer(cli_audit.audit_app, name="audit")
+app.add_typer(cli_bench.bench_app, name="bench")
 
 def _stop_on_signals(stop: asyncio.Event | threading.Event, loop: asyncio.AbstractEventLoop | None = None) -> None:
     def handler(*_: object) -> None:
@@ -341,24 +326,6 @@ def rebuild(view: str, data_dir: DataDir = None) -> None:
         task = bar.add_task(f"Membangun ulang / rebuilding {view}", total=None)
         n = do_rebuild(settings.store_env(), view, progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(f"{view}: {n} peristiwa / events")
-
-
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None, case_id: Annotated[str | None, typer.Option(help="One case")] = None) -> None:
-    """Verify every case's hash chain in the event store; exit 1 naming the case and position on failure."""
-    from asnflow.activities.eventstore import EventStore
-    from asnflow.api.routes.audit import verify_store
-
-    settings = settings_for(data_dir)
-    store = EventStore(env=settings.store_env())
-    try:
-        result = verify_store(store, case_id)
-    finally:
-        store.close()
-    for p in result.problems:
-        console.print(f"[red]{p['case_id']} v{p['version']} (posisi/position {p['position']}): {p['problem']}[/red]")
-    console.print(f"{result.cases_checked} perkara/cases, {result.events_checked} peristiwa/events: " + ("OK" if result.ok else "RUSAK / BROKEN"))
-    raise typer.Exit(0 if result.ok else 1)
 
 
 if __name__ == "__main__":
