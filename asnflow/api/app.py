@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from asnflow.api import errors, web
 from asnflow.api.auth import TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
-from asnflow.api.routes import audit, cases, evaluations, health, me, tasks
+from asnflow.api.routes import audit, cases, evaluations, health, me, stats, tasks
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
@@ -59,6 +59,6 @@ def create_app(settings: Any) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, evaluations, cases, tasks, audit, me, web):
+    for module in (health, evaluations, cases, tasks, audit, me, stats, web):
         app.include_router(module.router)
     return app

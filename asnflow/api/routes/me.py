@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 
-from asnflow.api.deps import CurrentUser, DbDep
+from asnflow.activities.directory import employee_case_id
+from asnflow.activities.eventstore import read_case
+from asnflow.api.deps import CurrentUser, DbDep, ResourcesDep
 from asnflow.api.errors import ApiError
 from asnflow.api.schemas import MePublic
 
@@ -17,6 +20,24 @@ router = APIRouter(prefix="/api/v1", tags=["directory"])
 async def me(user: CurrentUser) -> MePublic:
     """Who the token says I am."""
     return MePublic(nip=user.nip, name=user.name, roles=user.roles, unit=user.unit)
+
+
+@router.get("/employees/{nip}/history")
+async def employee_history(nip: str, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> dict[str, Any]:
+    """A directory entry's events (career timeline): oneself, or HR and oversight."""
+    if not (user.nip == nip or user.has("BKPSDM", "ADMIN", "AUDITOR")):
+        raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
+    stored = await asyncio.to_thread(read_case, res.event_store(), employee_case_id(nip))
+    if not stored:
+        raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
+    return {
+        "nip": nip,
+        "data": [
+            {"position": s.position, "type": type(s.event).__name__, "occurred_at": s.event.occurred_at,
+             "payload": s.event.payload, "reason": s.event.reason}
+            for s in stored
+        ],
+    }
 
 
 @router.get("/employees/{nip}")

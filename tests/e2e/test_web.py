@@ -1,0 +1,133 @@
+"""The web page in headless Chromium (Debian's) over the stack as `asnflow dev` starts it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from asnflow.runtime.demo_org import demo_users
+from asnflow.runtime.services import free_port
+from tests.e2e.test_dev_stack import DevStack
+
+CHROMIUM = os.environ.get("ASNFLOW_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("ASNFLOW_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[DevStack]:
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="af-web-"))
+    s = DevStack(root / "web", free_port())
+    s.start()
+    yield s
+    s.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser_page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's chromium is required at {CHROMIUM} (apt-get install chromium; scripts/test installs it as root)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="id-ID")
+        yield page
+        browser.close()
+
+
+def user(description_part: str) -> dict:
+    return next(u for u in demo_users() if description_part in u["description"])
+
+
+def sign_in(page: Page, base: str, nip: str, path: str = "/") -> None:
+    page.goto(base + path)
+    with page.expect_navigation():
+        page.select_option("#demo", nip)
+    expect(page.locator("#me")).not_to_be_empty()
+
+
+def task_row(page: Page, kind: str):  # noqa: ANN201
+    """The inbox row of a task kind, refreshing while the projection catches up."""
+    row = page.locator("#tasks tbody tr", has_text=kind)
+    for _ in range(60):
+        if row.count():
+            return row.first
+        page.click("#filters button[type=submit]")
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no {kind} task in the inbox")
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    employee = user("Ordinary employee")
+    boss = user("appraiser of the demo employee")
+
+    sign_in(page, base, employee["nip"], "/me")
+    page.fill("#eval-year", "2026")
+    page.click("#start-evaluation button")
+    expect(page.locator("#start-result .ok")).to_be_visible()
+    shot(page, "me")
+
+    page.goto(base + "/")
+    row = task_row(page, "SKP_DRAFT")
+    row.get_by_role("button", name="Buka").click()
+    page.fill("#targets .indikator", "Layanan aplikasi daring tersedia")
+    page.fill("#targets .target-value", "99%")
+    page.click("#decide-form button[type=submit]")
+    expect(page.locator("#result .ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#chain .ok")).to_be_visible()
+    shot(page, "inbox-employee")
+
+    sign_in(page, base, boss["nip"])
+    row = task_row(page, "SKP_AGREEMENT")
+    row.get_by_role("button", name="Buka").click()
+    before = page.locator("#timeline li").count()
+    page.select_option("#outcome", "AGREED")
+    page.fill("#reason", "Target selaras dengan renstra")
+    page.click("#decide-form button[type=submit]")
+    expect(page.locator("#result .ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#timeline li")).not_to_have_count(before)
+    expect(page.locator("#timeline")).to_contain_text("Target selaras dengan renstra")
+    shot(page, "inbox-approver")
+
+    page.locator("#case-link").click()
+    expect(page.locator("#case-facts")).to_contain_text(employee["nip"])
+    expect(page.locator("#chain .ok")).to_be_visible()
+    shot(page, "case")
+
+    page.click("#lang-switch")
+    expect(page.locator("h1")).to_contain_text("Case")
+    page.goto(base + "/?lang=id")
+
+
+def test_auditor_and_dashboard_pages(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    auditor = next(u for u in demo_users() if "AUDITOR" in u["roles"])
+    sign_in(page, base, auditor["nip"], "/audit")
+    expect(page.locator("#events tbody tr").first).to_be_visible()
+    page.click("#verify")
+    expect(page.locator("#verify-result .ok")).to_be_visible(timeout=15000)
+    shot(page, "audit")
+
+    admin = next(u for u in demo_users() if "ADMIN" in u["roles"])
+    sign_in(page, base, admin["nip"], "/dashboards")
+    expect(page.locator("#chart-cases svg")).to_be_visible()
+    shot(page, "dashboards")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    sign_in(page, base, admin["nip"], "/")
+    shot(page, "inbox-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
