@@ -11,15 +11,19 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from asnflow.api import errors, web
-from asnflow.api.auth import TokenVerifier, ensure_dev_keys
+from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
 from asnflow.api.routes import audit, cases, evaluations, health, me, stats, tasks
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
     """Dev mode trusts the data folder's key; otherwise a configured public key or JWKS is required."""
+    claims = ClaimMap(
+        nip=settings.jwt_nip_claim, roles=settings.jwt_roles_claim, unit=settings.jwt_unit_claim, name=settings.jwt_name_claim
+    )
+    common = {"issuer": settings.jwt_issuer, "audience": settings.jwt_audience, "claims": claims}
     if settings.jwks_url:
-        return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url)
+        return TokenVerifier(jwks_url=settings.jwks_url, jwks_cooldown=settings.jwks_refetch_cooldown_seconds, **common)
     if settings.jwt_public_key_file:
         pem = settings.jwt_public_key_file.read_bytes()
     elif settings.dev_mode:
@@ -29,7 +33,7 @@ def make_verifier(settings: Any) -> TokenVerifier:
         raise RuntimeError(
             "No token verifier: set ASNFLOW_JWKS_URL or ASNFLOW_JWT_PUBLIC_KEY_FILE (or ASNFLOW_DEV_MODE=true)"
         )
-    return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience, public_key_pem=pem)
+    return TokenVerifier(public_key_pem=pem, **common)
 
 
 def create_app(settings: Any) -> FastAPI:

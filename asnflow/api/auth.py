@@ -70,28 +70,70 @@ def mint_token(
     return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
 
 
-class TokenVerifier:
-    """Checks signature, issuer, audience and expiry; maps claims to a User."""
+@dataclass
+class ClaimMap:
+    """Where a provider puts our claims (dotted paths into the token)."""
 
-    def __init__(self, *, issuer: str, audience: str, public_key_pem: bytes | None = None, jwks_url: str | None = None):
+    nip: str = "sub"
+    roles: str = "roles"
+    unit: str = "unit"
+    name: str = "name"
+
+
+def claim(claims: dict[str, Any], path: str) -> Any:
+    """A dotted-path claim, e.g. realm_access.roles."""
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+KNOWN_ROLES = {"PEGAWAI", "ATASAN", "KEPALA_OPD", "BKPSDM", "TIM_PENILAI", "SEKDA", "BUPATI", "AUDITOR", "ADMIN"}
+
+
+class TokenVerifier:
+    """Checks signature, issuer, audience and expiry (with clock skew); maps claims to a User."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        public_key_pem: bytes | None = None,
+        jwks_url: str | None = None,
+        claims: ClaimMap | None = None,
+        jwks_cooldown: float = 30.0,
+    ):
         self.issuer = issuer
         self.audience = audience
+        self.claims = claims or ClaimMap()
         self._key: Any = serialization.load_pem_public_key(public_key_pem) if public_key_pem else None
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        # Keys are fetched from the provider and cached; an unknown kid triggers one refetch (key rotation).
+        self._jwks = (
+            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5, cooldown_duration=jwks_cooldown)
+            if jwks_url
+            else None
+        )
 
     def verify(self, token: str) -> User:
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
                 token, key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer,
-                leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=CLOCK_SKEW_SECONDS, options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
             raise ApiError(
                 401, "Token tidak sah atau kedaluwarsa.", f"Invalid or expired token ({type(exc).__name__}).",
                 headers={"WWW-Authenticate": "Bearer"},
             ) from None
-        roles = claims.get("roles") or []
-        if not isinstance(roles, list):
-            roles = []
-        return User(nip=str(claims["sub"]), name=str(claims.get("name", "")), roles=[str(r) for r in roles], unit=claims.get("unit"))
+        nip = claim(claims, self.claims.nip)
+        if not nip:
+            raise ApiError(401, "Token tanpa NIP.", "The token carries no NIP.", headers={"WWW-Authenticate": "Bearer"})
+        roles = claim(claims, self.claims.roles) or []
+        # Providers carry many roles of their own; only ours mean anything here.
+        roles = [str(r) for r in roles if str(r) in KNOWN_ROLES] if isinstance(roles, list) else []
+        unit = claim(claims, self.claims.unit)
+        return User(nip=str(nip), name=str(claim(claims, self.claims.name) or ""), roles=roles, unit=str(unit) if unit else None)

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "asnflow"
     jwt_public_key_file: Path | None = None
     jwks_url: str | None = None
+    # Where the claims live in the provider's tokens (dotted paths; Keycloak: realm_access.roles).
+    jwt_nip_claim: str = "sub"
+    jwt_roles_claim: str = "roles"
+    jwt_unit_claim: str = "unit"
+    jwt_name_claim: str = "name"
+    # An unknown key id refetches the JWKS at most this often (key rotation without refetch floods).
+    jwks_refetch_cooldown_seconds: float = 30.0
     public_url: str = "http://127.0.0.1:8000"
     read_wait_seconds: float = 5.0
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
