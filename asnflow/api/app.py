@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from asnflow.api import errors, web
+from asnflow.api import errors, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
-from asnflow.api.routes import audit, cases, evaluations, health, me, stats, tasks
+from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, me, notifications, promotions, stats, tasks, trainings
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
@@ -61,8 +61,11 @@ def create_app(settings: Any) -> FastAPI:
             "Kabupaten Batanghari. Errors carry `message_id` (Bahasa Indonesia) and `message_en`."
         ),
         lifespan=lifespan,
+        # Deny by default: every route's access rule is checked before its handler (api/policy.py).
+        dependencies=[Depends(policy.enforce)],
     )
     errors.install(app)
-    for module in (health, evaluations, cases, tasks, audit, me, stats, web):
+    audit.install(app)  # every auditor access is recorded before it is served
+    for module in (health, evaluations, cases, tasks, audit, me, promotions, stats, complaints, notifications, delegations, trainings, web):
         app.include_router(module.router)
     return app

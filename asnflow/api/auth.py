@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from asnflow.api.errors import ApiError
+from asnflow.domain.organisation import Role
 from asnflow.workflows.contracts import Actor
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
@@ -90,7 +91,7 @@ def claim(claims: dict[str, Any], path: str) -> Any:
     return value
 
 
-KNOWN_ROLES = {"PEGAWAI", "ATASAN", "KEPALA_OPD", "BKPSDM", "TIM_PENILAI", "SEKDA", "BUPATI", "AUDITOR", "ADMIN"}
+KNOWN_ROLES = {role.value for role in Role}
 
 
 class TokenVerifier:

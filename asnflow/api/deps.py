@@ -62,16 +62,28 @@ ResourcesDep = Annotated[Resources, Depends(resources)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_user(
-    res: ResourcesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> User:
-    """The caller from a bearer JWT; 401 without one."""
-    if credentials is None:
+def authenticate(request: Request) -> User:
+    """The caller from the bearer JWT (verified once per request); 401 without a valid one."""
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
         raise ApiError(
             401, "Perlu masuk (token bearer).", "Authentication required (bearer token).",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return res.verifier.verify(credentials.credentials)
+    user = resources(request).verifier.verify(credentials.strip())
+    request.state.user = user
+    return user
+
+
+def current_user(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    """The caller from a bearer JWT; 401 without one (declared for OpenAPI's security scheme)."""
+    return authenticate(request)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -91,6 +91,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dash.open": ("terbuka", "open"),
     "dash.overdue": ("terlambat", "late"),
     "dash.oldest": ("menunggu sejak", "waiting since"),
+    "dash.predicates": ("Distribusi predikat terhadap kuota", "Predicate distribution against the quota"),
+    "dash.predicates_hint": ("Per unit: predikat akhir setelah kalibrasi; merah bila melanggar kuota.", "Per unit: final predicates after calibration; red where the quota is broken."),
+    "dash.training": ("Kepatuhan 20 JP per unit", "20 JP compliance per unit"),
+    "dash.promotion": ("Alur kenaikan pangkat per tahap", "Promotion pipeline per stage"),
+    "dash.complaints": ("Layanan pengaduan: dalam standar layanan", "Complaints: share within service levels"),
+    "dash.none": ("Belum ada data.", "No data yet."),
     "dash.processes": ("Perkara per proses", "Cases per process"),
     "error.signin": ("Silakan masuk terlebih dahulu.", "Please sign in first."),
 }

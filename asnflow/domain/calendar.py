@@ -123,3 +123,23 @@ class BusinessCalendar:
             if self.is_working_day(d):
                 count += 1
         return count
+
+    def previous_working_day(self, day: date) -> date:
+        """The last working day strictly before `day`."""
+        d = day - timedelta(days=1)
+        while not self.is_working_day(d):
+            d -= timedelta(days=1)
+        return d
+
+    def subtract_working_days(self, day: date, n: int) -> date:
+        """The working day n working days before `day` (n=0: `day` itself, or the working day before it)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        d = day if self.is_working_day(day) else self.previous_working_day(day)
+        for _ in range(n):
+            d = self.previous_working_day(d)
+        return d
+
+    def at_hour(self, day: date, hour: int, minute: int = 0) -> datetime:
+        """A clock time on a Jakarta calendar day."""
+        return datetime.combine(day, time(hour, minute), tzinfo=self.tz)

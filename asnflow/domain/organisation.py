@@ -20,6 +20,8 @@ class Role(StrEnum):
     BUPATI = "BUPATI"
     AUDITOR = "AUDITOR"
     ADMIN = "ADMIN"
+    PENGELOLA_PENGADUAN = "PENGELOLA_PENGADUAN"
+    PENGHUBUNG_PENGADUAN = "PENGHUBUNG_PENGADUAN"
 
 
 ROLE_LABELS: dict[Role, dict[str, str]] = {
@@ -32,6 +34,8 @@ ROLE_LABELS: dict[Role, dict[str, str]] = {
     Role.BUPATI: {"id": "Bupati (PPK)", "en": "Regent (personnel authority)"},
     Role.AUDITOR: {"id": "Auditor", "en": "Auditor"},
     Role.ADMIN: {"id": "Administrator sistem", "en": "System administrator"},
+    Role.PENGELOLA_PENGADUAN: {"id": "Pengelola pengaduan (admin koordinator SP4N-LAPOR!)", "en": "Complaint manager (SP4N-LAPOR! coordinator)"},
+    Role.PENGHUBUNG_PENGADUAN: {"id": "Penghubung pengaduan OPD (admin penghubung)", "en": "Agency complaint liaison"},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,9 @@ def open_view(name: str, env: dict[str, str]) -> View:
 def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Event) -> None:
     """Keep one runner per view alive until `stop` is set; a failed runner restarts from its tracking."""
     names = list(names)
+    # One runner per view, each with its own store and view pools: keep them small, or a dozen
+    # views exhaust PostgreSQL's connections (each runner writes serially anyway).
+    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
     runners: dict[str, ProjectionRunner] = {}  # type: ignore[type-arg]
 
     def start(name: str) -> None:
@@ -70,32 +74,53 @@ def rebuild(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Rebuild one view from the whole store in a single transaction; readers see the old view until commit."""
-    view = open_view(name, env)
+    return rebuild_views(env, [name], batch=batch, progress=progress)
+
+
+def rebuild_views(
+    env: dict[str, str],
+    names: Iterable[str],
+    *,
+    batch: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rebuild views from one read of the store, each in its own single transaction; returns events read."""
+    views = [open_view(name, env) for name in names]
     store = EventStore(env=env)
     try:
         total = max_position(store)
         done = 0
-        with view.datastore.transaction(commit=True) as curs:
-            # The live projector waits on this lock and resumes from the rebuilt position.
-            curs.execute(f"LOCK TABLE {view.tracking_table_name} IN EXCLUSIVE MODE")  # noqa: S608
-            view.reset(curs, APP_NAME)
+        with contextlib.ExitStack() as stack:
+            cursors = [stack.enter_context(view.datastore.transaction(commit=True)) for view in views]
+            for view, curs in zip(views, cursors, strict=True):
+                # A view that no event of a page concerns sits idle in its transaction meanwhile.
+                curs.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                # The live projector waits on this lock and resumes from the rebuilt position.
+                curs.execute(f"LOCK TABLE {view.tracking_table_name} IN EXCLUSIVE MODE")  # noqa: S608
+                view.reset(curs, APP_NAME)
             position = 0
-            while True:
-                page = read_log(store, gt=position, limit=batch)
-                if not page:
-                    break
-                for stored in page:
-                    view.apply(curs, stored.event, stored.position)
-                position = page[-1].position
-                done += len(page)
-                if progress:
-                    progress(done, total)
+            with contextlib.ExitStack() as writing:
+                writers = [writing.enter_context(view.bulk(curs)) for view, curs in zip(views, cursors, strict=True)]
+                while True:
+                    page = read_log(store, gt=position, limit=batch)
+                    if not page:
+                        break
+                    # Decoded once for every view: reading the store costs as much as writing a view.
+                    pairs = [(stored.event, stored.position) for stored in page]
+                    for write in writers:
+                        write(pairs)
+                    position = page[-1].position
+                    done += len(page)
+                    if progress:
+                        progress(done, total)
             if position:
-                view._insert_tracking(curs, Tracking(APP_NAME, position))  # noqa: SLF001
+                for view, curs in zip(views, cursors, strict=True):
+                    view._insert_tracking(curs, Tracking(APP_NAME, position))  # noqa: SLF001
         return done
     finally:
         store.close()
-        view.datastore.close()
+        for view in views:
+            view.datastore.close()
 
 
 def tracking_position(view: View) -> int:

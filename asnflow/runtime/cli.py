@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from asnflow.runtime import cli_audit, cli_bench
+from asnflow.runtime import cli_audit, cli_bench, cli_evaluations, cli_schedules
 from asnflow.runtime.cli_common import DataDir, console, progress_bar, settings_for
 from asnflow.runtime.settings import Settings
 
@@ -26,6 +26,8 @@ app.add_typer(import_app, name="import")
 # Command groups of their own modules register here, one line each.
 app.add_typer(cli_audit.audit_app, name="audit")
 app.add_typer(cli_bench.bench_app, name="bench")
+app.add_typer(cli_evaluations.evaluations_app, name="evaluations")
+app.add_typer(cli_schedules.schedules_app, name="schedules")
 
 def _stop_on_signals(stop: asyncio.Event | threading.Event, loop: asyncio.AbstractEventLoop | None = None) -> None:
     def handler(*_: object) -> None:
@@ -97,6 +99,8 @@ def dev(
         supervisor.add("projector", [*me, "projector"], env)
         supervisor.add("worker", [*me, "worker"], env)
         supervisor.add("api", [*me, "api", "--port", str(state.api_port)], env)
+        # Signed checkpoints of the global chain every five minutes (Ed25519 key in DATA/keys).
+        supervisor.add("checkpoints", [*me, "audit", "checkpoint", "--every", "300"], env)
         supervisor.start_all()
         wait_http_ok(f"{api_url}/ready", timeout=90)
         _print_banner(api_url, temporal.ui_url, data_dir)

@@ -58,6 +58,10 @@ BUPATI = {
 # Roles that are appointments, not derivable from the directory.
 SPECIAL_ROLES: dict[str, tuple[Role, ...]] = {
     BUPATI_NIP: (Role.BUPATI,),
+    "199302122018021001": (Role.PENGELOLA_PENGADUAN,),  # Pranata Humas, Diskominfo (Bidang IKP): LAPOR! coordinator
+    "199508022019082001": (Role.PENGELOLA_PENGADUAN,),  # Pranata Humas, Diskominfo (Bidang IKP): LAPOR! coordinator
+    "199608242023082001": (Role.PENGHUBUNG_PENGADUAN,),  # Pengelola Kepegawaian, Diskominfo: complaint liaison
+    "199407222024092001": (Role.PENGHUBUNG_PENGADUAN,),  # Analis Perizinan, DPMPTSP: complaint liaison
     SEKDA_NIP: (Role.TIM_PENILAI,),
     KEPALA_BKPSDMD_NIP: (Role.TIM_PENILAI,),
     AUDITOR_NIP: (Role.AUDITOR,),

@@ -467,11 +467,20 @@ class EmbeddedPostgres:
         import psycopg
         from psycopg import sql
 
-        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
-            if not exists:
-                with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # concurrent creator won
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+                    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
+                    if not exists:
+                        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # concurrent creator won
+                            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+                return
+            except psycopg.OperationalError:
+                # Right after a crash the server replays its WAL and drops early connections.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
         """Stop the server with `pg_ctl stop -m fast` (no-op if it is not running)."""

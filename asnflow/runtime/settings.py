@@ -34,6 +34,19 @@ class Settings(BaseSettings):
     read_wait_seconds: float = 5.0
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
     payload_key_file: Path | None = None
+    evaluation_policy: dict[str, object] = {}  # JSON: EvaluationPolicy fields, per unit under "units" (asnflow.domain.rules)
+    smtp_host: str = ""  # empty: mail disabled (the outbox says so); reminders stay in-app
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    mail_from: str = "asnflow BKPSDMD Batanghari <noreply@batangharikab.go.id>"
+    mail_address_template: str = "{nip}@asn.batangharikab.go.id"  # the directory has no e-mail column yet
+    temporal_ui_url: str | None = None  # drill-down links; default: the UI `asnflow dev` started (DATA/stack.json)
+    audit_signing_key_file: Path | None = None  # Ed25519 PEM sealing checkpoints and bundles; dev: DATA/keys/audit-signing-key.pem
+    audit_public_key_file: Path | None = None  # trusted Ed25519 public key for verification (production)
+    audit_retention_file: Path | None = None  # JSON retention classes per process (default: asnflow.domain.audit)
 
     @property
     def dev_private_key_path(self) -> Path:

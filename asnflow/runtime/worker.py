@@ -11,27 +11,46 @@ from temporalio.worker import Worker
 
 from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
+from asnflow.activities.notifications import notification_activities
+from asnflow.activities.evaluation import EvaluationActivities
+from asnflow.activities.promotion import promotion_activities
 from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
+from asnflow.activities.training import training_activities
 from asnflow.runtime.settings import Settings
-from asnflow.workflows.evaluation import EvaluationWorkflow
+from asnflow.workflows.complaint import ComplaintWorkflow
+from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, EvaluationWorkflow
+from asnflow.workflows.promotion import PromotionBatchWorkflow, PromotionRotationWorkflow, PromotionWorkflow
+from asnflow.workflows.schedules import DEADLINE_WORKFLOWS
+from asnflow.workflows.training import TRAINING_WORKFLOWS
 
 log = structlog.get_logger("worker")
 
-WORKFLOWS = [EvaluationWorkflow]
+CACHED_CASES = 500  # workflow runs kept in memory (the SDK default is 1,000)
+
+WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS]
 
 
-def build_worker(client: Client, settings: Settings, store: EventStore, executor: ThreadPoolExecutor) -> Worker:
-    """A worker with all workflows and activities wired to their dependencies."""
-    recording = RecordingActivities(store)
+def build_worker(
+    client: Client,
+    settings: Settings,
+    store: EventStore,
+    executor: ThreadPoolExecutor,
+    recording: RecordingActivities | None = None,
+) -> Worker:
+    """A worker with all workflows and activities wired to their dependencies (fault drills pass their own recording)."""
+    recording = recording or RecordingActivities(store)
     directory = DirectoryActivities(settings.database_url)
     calendar = CalendarActivities()
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[recording.record_events, directory.lookup_employee, calendar.due_date],
+        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings)],
         activity_executor=executor,
         max_concurrent_activities=16,
+        # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed
+        # from their short histories when someone decides (bench/memory.py: RSS stays ~300 MB).
+        max_cached_workflows=CACHED_CASES,
     )
 
 

@@ -131,3 +131,26 @@ def test_auditor_and_dashboard_pages(stack: DevStack, browser_page: Page) -> Non
     sign_in(page, base, admin["nip"], "/")
     shot(page, "inbox-phone")
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_citizen_files_a_complaint_and_tracks_it(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    page.goto(base + "/pengaduan")
+    page.select_option("#kind", index=0)
+    page.select_option("#unit", value="DISKOMINFO")
+    page.fill("#description", "Layanan aplikasi perizinan daring tidak dapat diakses sejak Senin pagi di kantor kecamatan.")
+    page.check("#anonymous")
+    shot(page, "complaint-form")
+    page.click("#complaint button[type=submit]")
+    code = page.locator("#result .code")
+    expect(code).to_be_visible(timeout=15000)
+    tracking = code.inner_text().strip()
+    assert tracking
+
+    page.goto(base + "/pengaduan/lacak")
+    page.fill("#code", tracking)
+    page.click("form button[type=submit]")
+    expect(page.locator("#status-title")).to_contain_text(tracking, timeout=15000)
+    shot(page, "complaint-track")
+    page.goto(base + "/pengaduan/statistik")
+    shot(page, "complaint-metrics")

@@ -64,6 +64,20 @@ def people() -> tuple[Actor, Actor, Actor]:
     return actor(employee), actor(boss), actor(other)
 
 
+def head_people(unit: str) -> tuple[Actor, Actor, Actor]:
+    """A unit head (whose result the unit does not calibrate), their superior, and someone who is neither."""
+    members = {e.nip for e in demo_employees() if e.unit == unit}
+    by_nip = {e.nip: e for e in demo_employees()}
+    head = next(e for e in demo_employees() if e.unit == unit and e.atasan_nip not in members)
+    boss = by_nip[head.atasan_nip]  # type: ignore[index]
+    other = next(e for e in demo_employees() if e.unit == unit and e.nip != head.nip)
+
+    def actor(e: object) -> Actor:
+        return Actor(nip=e.nip, roles=["PEGAWAI"], unit=e.unit, name=e.nama)  # type: ignore[attr-defined]
+
+    return actor(head), actor(boss), actor(other)
+
+
 async def open_task(store: EventStore, case_id: str, task_id: str) -> None:
     for _ in range(200):
         events = await asyncio.to_thread(read_case, store, case_id)
@@ -90,7 +104,11 @@ async def save_history(handle: WorkflowHandle, name: str) -> None:
 
 
 SKP = {"targets": [{"indikator": "Laporan layanan publik", "target": "12 laporan"}]}
+AGREE = {"expectations": ["Laporan diserahkan setiap akhir bulan"]}
+CHECKIN = {"feedback": "Capaian semester I sesuai rencana"}
 RATING = {"hasil_kerja": "DI_ATAS_EKSPEKTASI", "perilaku_kerja": "DI_ATAS_EKSPEKTASI"}
+# A past year: every period is over, so a case runs from task to task without waiting on the calendar.
+# Unit heads are not calibrated by their own unit, so their cases need no calibration here.
 
 
 async def start(client: Client, settings: Settings, employee: Actor, year: int) -> tuple[str, WorkflowHandle]:
@@ -106,23 +124,25 @@ async def start(client: Client, settings: Settings, employee: Actor, year: int) 
 
 async def test_whole_evaluation_records_one_chain(running: tuple[Client, Settings, EventStore]) -> None:
     client, settings, store = running
-    employee, boss, _ = people()
-    case_id, handle = await start(client, settings, employee, 2031)
+    employee, boss, _ = head_people("DPMPTSP")
+    case_id, handle = await start(client, settings, employee, 2021)
     await decide(handle, store, case_id, 1, employee, "SUBMITTED", SKP)
-    await decide(handle, store, case_id, 2, boss, "AGREED")
-    await decide(handle, store, case_id, 3, boss, "SUBMITTED", RATING)
-    await decide(handle, store, case_id, 4, employee, "ACKNOWLEDGED")
+    await decide(handle, store, case_id, 2, boss, "AGREED", AGREE)
+    await decide(handle, store, case_id, 3, boss, "RECORDED", CHECKIN)
+    await decide(handle, store, case_id, 4, boss, "SUBMITTED", RATING)
+    await decide(handle, store, case_id, 5, employee, "ACKNOWLEDGED")
     result = await handle.result()
     assert result.status == "completed"
-    assert result.outcome == {"predicate": "SANGAT_BAIK"}
+    assert result.outcome == {"predicate": "SANGAT_BAIK", "raw": "SANGAT_BAIK", "credit_points": 0.0}  # a JPT earns no credit points
     await save_history(handle, "evaluation-completed")
 
     events = read_case(store, case_id)
     types = [type(s.event).__name__ for s in events]
     assert types == [
-        "CaseOpened", "EvaluationStarted", "TaskOpened", "TaskDecided", "SkpDrafted", "TaskOpened", "TaskDecided",
-        "SkpAgreed", "TaskOpened", "TaskDecided", "RatingSubmitted", "PredicateDetermined", "TaskOpened",
-        "TaskDecided", "EvaluationAcknowledged", "CaseClosed",
+        "CaseOpened", "EvaluationStarted", "SkpPeriodOpened", "TaskOpened", "TaskDecided", "SkpDrafted", "TaskOpened",
+        "TaskDecided", "SkpAgreed", "LeaderExpectationsRecorded", "TaskOpened", "TaskDecided", "CheckInRecorded", "SkpPeriodClosed",
+        "TaskOpened", "TaskDecided", "RatingSubmitted", "PredicateDetermined", "CalibrationJoined", "ResultDelivered",
+        "TaskOpened", "TaskDecided", "EvaluationAcknowledged", "CreditPointsDetermined", "EvaluationFinalised", "CaseClosed",
     ]
     previous = GENESIS_HASH
     for version, stored in enumerate(events, start=1):
@@ -131,13 +151,13 @@ async def test_whole_evaluation_records_one_chain(running: tuple[Client, Setting
         assert hash_of(stored.event) == stored.event.hash
         previous = stored.event.hash
     decided = [s.event for s in events if type(s.event).__name__ == "TaskDecided"]
-    assert [d.actor["nip"] for d in decided] == [employee.nip, boss.nip, boss.nip, employee.nip]
+    assert [d.actor["nip"] for d in decided] == [employee.nip, boss.nip, boss.nip, boss.nip, employee.nip]
 
 
 async def test_validator_rejects_before_anything_is_written(running: tuple[Client, Settings, EventStore]) -> None:
     client, settings, store = running
-    employee, boss, other = people()
-    case_id, handle = await start(client, settings, employee, 2032)
+    employee, boss, other = head_people("DISDIKBUD")
+    case_id, handle = await start(client, settings, employee, 2020)
     first = f"{case_id}.t1"
     await open_task(store, case_id, first)
     before = len(read_case(store, case_id))
@@ -158,20 +178,23 @@ async def test_validator_rejects_before_anything_is_written(running: tuple[Clien
     await refused(employee, "SUBMITTED", SKP, "Conflict")  # already decided
     await open_task(store, case_id, f"{case_id}.t2")
     await refused(boss, "RETURNED", {}, "Invalid", task_id=f"{case_id}.t2")  # reason required
-    await refused(employee, "AGREED", {}, "Forbidden", task_id=f"{case_id}.t2")  # own SKP: the superior agrees
+    await refused(employee, "AGREED", AGREE, "Forbidden", task_id=f"{case_id}.t2")  # own SKP: the superior agrees
     await decide(handle, store, case_id, 2, boss, "RETURNED", reason="Target belum terukur")
     await open_task(store, case_id, f"{case_id}.t3")  # back to drafting
     await decide(handle, store, case_id, 3, employee, "SUBMITTED", SKP)
-    await decide(handle, store, case_id, 4, boss, "AGREED")
+    await decide(handle, store, case_id, 4, boss, "AGREED", AGREE)
     await open_task(store, case_id, f"{case_id}.t5")
-    await refused(boss, "SUBMITTED", {"hasil_kerja": "LUAR_BIASA", "perilaku_kerja": "SESUAI_EKSPEKTASI"}, "Invalid", task_id=f"{case_id}.t5")
-    await decide(handle, store, case_id, 5, boss, "SUBMITTED", {"hasil_kerja": "DI_BAWAH_EKSPEKTASI", "perilaku_kerja": "DI_BAWAH_EKSPEKTASI"})
-    await decide(handle, store, case_id, 6, employee, "ACKNOWLEDGED")
+    await refused(boss, "RECORDED", {"feedback": " "}, "Invalid", task_id=f"{case_id}.t5")  # a check-in needs feedback
+    await decide(handle, store, case_id, 5, boss, "RECORDED", CHECKIN)
+    await open_task(store, case_id, f"{case_id}.t6")
+    await refused(boss, "SUBMITTED", {"hasil_kerja": "LUAR_BIASA", "perilaku_kerja": "SESUAI_EKSPEKTASI"}, "Invalid", task_id=f"{case_id}.t6")
+    await decide(handle, store, case_id, 6, boss, "SUBMITTED", {"hasil_kerja": "DI_BAWAH_EKSPEKTASI", "perilaku_kerja": "DI_BAWAH_EKSPEKTASI"})
+    await decide(handle, store, case_id, 7, employee, "ACKNOWLEDGED")
     result = await handle.result()
-    assert result.outcome == {"predicate": "SANGAT_KURANG"}
+    assert result.outcome["predicate"] == "SANGAT_KURANG"
     await save_history(handle, "evaluation-returned-and-refused")
     types = [type(s.event).__name__ for s in read_case(store, case_id)]
-    assert types.count("TaskDecided") == 6 and "SkpReturned" in types
+    assert types.count("TaskDecided") == 7 and "SkpReturned" in types
 
 
 async def test_claim_release_and_cancel_are_events_of_the_task(running: tuple[Client, Settings, EventStore]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -20,7 +22,6 @@ from asnflow.api.schemas import (
     ReasonCreate,
     TaskActionPublic,
     TaskPublic,
-    TasksPublic,
 )
 from asnflow.workflows.contracts import (
     ERR_CONFLICT,
@@ -28,11 +29,10 @@ from asnflow.workflows.contracts import (
     ERR_INVALID,
     ERR_NOT_FOUND,
     CancelTaskInput,
-    ClaimInput,
-    DecisionInput,
     ReleaseInput,
     case_id_of_task,
 )
+from asnflow.workflows.deadline_contracts import ActingClaimInput, ActingDecisionInput, Delegation
 from asnflow.workflows.human_tasks import CaseWorkflow
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -43,11 +43,48 @@ TASK_COLUMNS = (
     " t.subject_nip, t.due_at, t.opened_at, t.outcomes, t.claimed_by, t.outcome, t.decided_by, t.closed_at,"
     " (t.status IN ('open', 'claimed') AND t.due_at < now()) AS overdue"
 )
+# Delegated to me: the assignee (or, for a pool task, a holder of its role in its unit) has an active
+# delegation to me that covers the task; personal tasks (assignee = subject) never are. Direct only:
+# a delegation names the task's own assignee, so authority is never passed on a second time.
+DELEGATION_MATCH = (
+    "d.acting_nip = %s AND d.status = 'active'"
+    " AND (jsonb_array_length(d.processes) = 0 OR d.processes ? t.process)"
+    " AND (jsonb_array_length(d.kinds) = 0 OR d.kinds ? t.kind)"
+    " AND t.subject_nip IS DISTINCT FROM d.acting_nip AND t.assignee_nip IS DISTINCT FROM t.subject_nip"
+    " AND (d.principal_nip = t.assignee_nip OR (t.assignee_nip IS NULL AND d.principal_roles ? t.candidate_role"
+    " AND (t.unit IS NULL OR t.unit = d.principal_unit) AND t.subject_nip IS DISTINCT FROM d.principal_nip))"
+)
+DELEGATED_JOIN = (
+    " LEFT JOIN LATERAL (SELECT d.id AS delegation_id, d.principal_nip AS acting_for FROM delegations d"
+    f" WHERE {DELEGATION_MATCH} ORDER BY d.starts_at LIMIT 1) dg ON TRUE"
+)
+NO_DELEGATION_JOIN = " LEFT JOIN LATERAL (SELECT NULL::text AS delegation_id, NULL::text AS acting_for) dg ON TRUE"
 STATUS_BY_ERROR = {ERR_FORBIDDEN: 403, ERR_CONFLICT: 409, ERR_INVALID: 422, ERR_NOT_FOUND: 404}
 
 
 def mine_sql(user: User) -> tuple[str, list[Any]]:
     return "(t.assignee_nip = %s OR t.claimed_by = %s)", [user.nip, user.nip]
+
+
+class InboxTaskPublic(TaskPublic):
+    """A task in an inbox; `on_behalf_of` names the assignee when it reaches me as their acting official."""
+
+    on_behalf_of: str | None = None
+    delegation_id: str | None = None
+    escalation_level: int = 0
+    last_reminded_at: datetime | None = None
+
+
+class InboxPublic(BaseModel):
+    data: list[InboxTaskPublic]
+    count: int
+
+
+def own(user: User, task: dict[str, Any]) -> bool:
+    """Mine by assignment or by role; anything else needs a delegation."""
+    if task["assignee_nip"] is not None:
+        return bool(task["assignee_nip"] == user.nip)
+    return task["candidate_role"] in user.roles and task["unit"] in (None, user.unit)
 
 
 def pool_sql(user: User) -> tuple[str, list[Any]]:
@@ -59,12 +96,12 @@ def pool_sql(user: User) -> tuple[str, list[Any]]:
     )
 
 
-@router.get("", response_model=TasksPublic)
+@router.get("", response_model=InboxPublic)
 async def inbox(
     user: CurrentUser,
     conn: DbDep,
     res: ResourcesDep,
-    scope: Literal["inbox", "mine", "pool", "all"] = "inbox",
+    scope: Literal["inbox", "mine", "pool", "delegated", "all"] = "inbox",
     status: Literal["active", "open", "claimed", "done", "cancelled", "any"] = "active",
     overdue: bool | None = None,
     process: str | None = None,
@@ -73,9 +110,15 @@ async def inbox(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     min_position: MinPosition = None,
-) -> TasksPublic:
-    """My tasks and my roles' pool, late first, then by due date."""
+) -> InboxPublic:
+    """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
     await catch_up(conn, res, "tasks", min_position)
+    # Without an active delegation to me the per-row delegation lookup matches nothing; leaving it out
+    # lets the inbox use its indexes instead of scanning every task (bench/api.py).
+    acting = await (
+        await conn.execute("SELECT 1 FROM delegations WHERE acting_nip = %s AND status = 'active' LIMIT 1", [user.nip])
+    ).fetchone()
+    delegated_join, join_params = (DELEGATED_JOIN, [user.nip]) if acting else (NO_DELEGATION_JOIN, [])
     if scope == "all":
         if not user.has(*OVERSIGHT):
             raise ApiError(403, "Hanya ADMIN/AUDITOR yang melihat semua tugas.", "Only ADMIN/AUDITOR see all tasks.")
@@ -84,9 +127,11 @@ async def inbox(
         where, params = mine_sql(user)
     elif scope == "pool":
         where, params = pool_sql(user)
+    elif scope == "delegated":
+        where, params = "dg.delegation_id IS NOT NULL", []
     else:
         (m, mp), (p, pp) = mine_sql(user), pool_sql(user)
-        where, params = f"({m} OR {p})", [*mp, *pp]
+        where, params = f"({m} OR {p}{' OR dg.delegation_id IS NOT NULL' if acting else ''})", [*mp, *pp]
     if status == "active":
         where += " AND t.status IN ('open', 'claimed')"
     elif status != "any":
@@ -100,18 +145,55 @@ async def inbox(
             params.append(value)
     rows = await (
         await conn.execute(
-            f"SELECT {TASK_COLUMNS}, count(*) OVER () AS total FROM tasks t WHERE {where}"  # noqa: S608
+            f"SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, dg.delegation_id, dg.acting_for,"  # noqa: S608
+            f" count(*) OVER () AS total FROM tasks t{delegated_join} WHERE {where}"
             " ORDER BY overdue DESC, t.due_at ASC NULLS LAST, t.id LIMIT %s OFFSET %s",
-            [*params, limit, offset],
+            [*join_params, *params, limit, offset],
         )
     ).fetchall()
-    return TasksPublic(data=[TaskPublic(**r) for r in rows], count=rows[0]["total"] if rows else 0)
+    data = []
+    for r in rows:
+        delegated = r["delegation_id"] is not None and not own(user, r)
+        data.append(InboxTaskPublic(
+            **{k: v for k, v in r.items() if k not in ("total", "acting_for", "delegation_id")},
+            on_behalf_of=r["acting_for"] if delegated else None, delegation_id=r["delegation_id"] if delegated else None,
+        ))
+    return InboxPublic(data=data, count=rows[0]["total"] if rows else 0)
 
 
 async def load_task(conn: Any, task_id: str) -> dict[str, Any] | None:
     return await (  # type: ignore[no-any-return]
         await conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks t WHERE t.id = %s", [task_id])  # noqa: S608
     ).fetchone()
+
+
+async def delegation_for(conn: Any, user: User, task: dict[str, Any]) -> Delegation | None:
+    """The active delegation that lets me act on someone else's task (from the delegations view), or None."""
+    if own(user, task):
+        return None
+    row = await (
+        await conn.execute(
+            f"SELECT d.* FROM tasks t JOIN delegations d ON {DELEGATION_MATCH} WHERE t.id = %s ORDER BY d.starts_at LIMIT 1",  # noqa: S608
+            [user.nip, task["id"]],
+        )
+    ).fetchone()
+    if row is None:
+        return None
+    return Delegation(
+        delegation_id=row["id"], type=row["type"], principal_nip=row["principal_nip"], acting_nip=row["acting_nip"],
+        starts_at=row["starts_at"].isoformat(), ends_at=row["ends_at"].isoformat(), principal_roles=list(row["principal_roles"]),
+        principal_unit=row["principal_unit"], processes=list(row["processes"]), kinds=list(row["kinds"]),
+    )
+
+
+async def acting(conn: Any, user: User, task_id: str) -> tuple[Any, Delegation | None]:
+    """The actor of a command: myself, or the acting official of the task's assignee (the workflow re-checks the period)."""
+    actor = user.actor()
+    task = await load_task(conn, task_id)
+    delegation = await delegation_for(conn, user, task) if task is not None else None
+    if delegation is not None:
+        actor.on_behalf_of = delegation.principal_nip
+    return actor, delegation
 
 
 def may_see(user: User, task: dict[str, Any]) -> bool:
@@ -124,7 +206,7 @@ def may_see(user: User, task: dict[str, Any]) -> bool:
 async def get_task(task_id: str, user: CurrentUser, conn: DbDep) -> TaskPublic:
     """One task, if it is mine, my role's, my case's, or I oversee."""
     task = await load_task(conn, task_id)
-    if task is None or not may_see(user, task):
+    if task is None or not (may_see(user, task) or await delegation_for(conn, user, task) is not None):
         raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.")
     return TaskPublic(**task)
 
@@ -164,8 +246,9 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
 
 @router.post("/{task_id}/claim", response_model=TaskActionPublic)
 async def claim(task_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> TaskActionPublic:
-    """Claim a pool task."""
-    return await act(res, conn, task_id, CaseWorkflow.claim, ClaimInput(task_id=task_id, actor=user.actor()))
+    """Claim a pool task (an acting official: on behalf of the role holder who delegated)."""
+    actor, delegation = await acting(conn, user, task_id)
+    return await act(res, conn, task_id, CaseWorkflow.claim, ActingClaimInput(task_id=task_id, actor=actor, delegation=delegation))
 
 
 @router.post("/{task_id}/release", response_model=TaskActionPublic)
@@ -179,8 +262,11 @@ async def release(
 
 @router.post("/{task_id}/decision", response_model=TaskActionPublic)
 async def decide(task_id: str, body: DecisionCreate, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> TaskActionPublic:
-    """Decide a task: `outcome` from the task's outcomes, a `reason`, and the kind's `data`."""
-    inp = DecisionInput(task_id=task_id, actor=user.actor(), outcome=body.outcome, reason=body.reason, data=body.data)
+    """Decide a task: `outcome` from the task's outcomes, a `reason`, and the kind's `data` (recorded on behalf of the assignee when delegated)."""
+    actor, delegation = await acting(conn, user, task_id)
+    inp = ActingDecisionInput(
+        task_id=task_id, actor=actor, outcome=body.outcome, reason=body.reason, data=body.data, delegation=delegation
+    )
     return await act(res, conn, task_id, CaseWorkflow.decide, inp)
 
 
@@ -196,8 +282,9 @@ async def decide_many(body: BulkDecisionCreate, user: CurrentUser, conn: DbDep, 
     """Several decisions; each item succeeds or fails on its own, with its own result."""
     results: list[BulkItemResult] = []
     for item in body.items:
-        inp = DecisionInput(
-            task_id=item.task_id, actor=user.actor(), outcome=item.outcome, reason=item.reason, data=item.data
+        actor, delegation = await acting(conn, user, item.task_id)
+        inp = ActingDecisionInput(
+            task_id=item.task_id, actor=actor, outcome=item.outcome, reason=item.reason, data=item.data, delegation=delegation
         )
         try:
             done = await act(res, conn, item.task_id, CaseWorkflow.decide, inp)

@@ -241,13 +241,49 @@ function bars(el, rows, label, series) {
   });
   el.innerHTML = svg + "</svg>";
 }
+async function section(el, load) {
+  try { await load(); } catch (e) { el.innerHTML = `<p class="hint">${esc(e.status === 404 ? T["dash.none"] : e.message)}</p>`; }
+}
+
+const PREDICATES = [["SANGAT_BAIK", "#1d6b1d"], ["BAIK", "#4f8f3a"], ["BUTUH_PERBAIKAN", "#c9a227"], ["KURANG", "#d2691e"], ["SANGAT_KURANG", "#a40000"]];
+
 async function initDashboards() {
-  const waiting = await api("/api/v1/stats/waiting");
-  const rows = waiting.data.map((r) => ({label: `${r.unit} · ${r.process}`, late: r.overdue, ontime: r.open - r.overdue}));
-  bars($("#chart-waiting"), rows, T["dash.waiting"], [{key: "late", name: T["dash.overdue"], color: "#a40000"}, {key: "ontime", name: T["dash.open"], color: "#0b4f6c"}]);
-  $("#waiting tbody").innerHTML = waiting.data.map((r) => `<tr><td>${esc(r.unit)}</td><td>${esc(r.process)}</td><td>${r.open}</td><td class="${r.overdue ? "late" : ""}">${r.overdue}</td><td>${day(r.oldest)}</td></tr>`).join("");
-  const cases = await api("/api/v1/stats/cases");
-  bars($("#chart-cases"), cases.data.map((r) => ({label: `${r.process} · ${r.status}`, n: r.count})), T["dash.processes"], [{key: "n", name: "n", color: "#0b4f6c"}]);
+  const year = Number($("#year").value || new Date().getFullYear()); $("#year").value = year;
+  $("#dash-year").onsubmit = (ev) => { ev.preventDefault(); initDashboards(); };
+  await section($("#chart-waiting"), async () => {
+    const waiting = await api("/api/v1/stats/waiting");
+    const rows = waiting.data.map((r) => ({label: `${r.unit} · ${r.process}`, late: r.overdue, ontime: r.open - r.overdue}));
+    if (!rows.length) throw Object.assign(new Error(""), {status: 404});
+    bars($("#chart-waiting"), rows, T["dash.waiting"], [{key: "late", name: T["dash.overdue"], color: "#a40000"}, {key: "ontime", name: T["dash.open"], color: "#0b4f6c"}]);
+    $("#waiting tbody").innerHTML = waiting.data.map((r) => `<tr><td>${esc(r.unit)}</td><td>${esc(r.process)}</td><td>${r.open}</td><td class="${r.overdue ? "late" : ""}">${r.overdue}</td><td>${day(r.oldest)}</td></tr>`).join("");
+  });
+  await section($("#chart-predicates"), async () => {
+    const d = await api(`/api/v1/evaluations/distribution?year=${year}`);
+    if (!d.data.length) throw Object.assign(new Error(""), {status: 404});
+    bars($("#chart-predicates"), d.data.map((r) => ({label: `${r.unit}${r.within_quota ? "" : " ✘"}`, ...Object.fromEntries(PREDICATES.map(([p]) => [p, (r.counts || {})[p] || 0]))})),
+      T["dash.predicates"], PREDICATES.map(([p, color]) => ({key: p, name: p, color})));
+  });
+  await section($("#chart-training"), async () => {
+    const d = await api(`/api/v1/trainings/${year}/jp/units`);
+    if (!d.data.length) throw Object.assign(new Error(""), {status: 404});
+    bars($("#chart-training"), d.data.map((r) => ({label: `${r.unit} (${r.compliance_pct}%)`, ok: r.compliant, short: r.employees - r.compliant})),
+      T["dash.training"], [{key: "ok", name: `≥ ${d.min_jp} JP`, color: "#1d6b1d"}, {key: "short", name: `< ${d.min_jp} JP`, color: "#a40000"}]);
+  });
+  await section($("#chart-promotion"), async () => {
+    const d = await api("/api/v1/promotions/pipeline");
+    if (!d.by_period_and_stage.length) throw Object.assign(new Error(""), {status: 404});
+    bars($("#chart-promotion"), d.by_period_and_stage.map((r) => ({label: `${r.period || "-"} · ${r.stage}`, n: r.n})), T["dash.promotion"], [{key: "n", name: "n", color: "#0b4f6c"}]);
+  });
+  await section($("#chart-complaints"), async () => {
+    const d = await api(`/api/v1/complaints/metrics?year=${year}`);
+    const rows = (d.data || d.units || []).map((r) => ({label: r.unit, within: Math.round(100 * (r.share_within_service_levels ?? r.within ?? 0)), rest: 100 - Math.round(100 * (r.share_within_service_levels ?? r.within ?? 0))}));
+    if (!rows.length) throw Object.assign(new Error(""), {status: 404});
+    bars($("#chart-complaints"), rows, T["dash.complaints"], [{key: "within", name: "%", color: "#1d6b1d"}, {key: "rest", name: "%", color: "#d4d7dc"}]);
+  });
+  await section($("#chart-cases"), async () => {
+    const cases = await api("/api/v1/stats/cases");
+    bars($("#chart-cases"), cases.data.map((r) => ({label: `${r.process} · ${r.status}`, n: r.count})), T["dash.processes"], [{key: "n", name: "n", color: "#0b4f6c"}]);
+  });
 }
 
 (async () => {

@@ -1,0 +1,267 @@
+"""Activities and starters of the evaluation process: view reads, joining the unit calibration, starting cases and seasons."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from asnflow.domain.calendar import BusinessCalendar
+from asnflow.domain.rules import EvaluationPolicy, policy_for
+from asnflow.workflows.contracts import Actor
+from asnflow.workflows.evaluation_contracts import (
+    CalibrationInput,
+    EvaluationInput,
+    JoinCalibrationInput,
+    MemberRating,
+    SeasonEmployeesInput,
+    SeasonInput,
+    SkpContextInput,
+    StartCasesInput,
+    StartCasesResult,
+    UnitContext,
+    UnitContextInput,
+    WorkingDaysInput,
+    calibration_case_id,
+    evaluation_case_id,
+    season_case_id,
+)
+
+# The top of a unit: nobody above them in the same unit (the Sekda, an OPD head, a Camat).
+HEAD_SQL = (
+    "SELECT nip, atasan_nip FROM employees e WHERE unit = %s AND (atasan_nip IS NULL OR NOT EXISTS"
+    " (SELECT 1 FROM employees s WHERE s.nip = e.atasan_nip AND s.unit = e.unit))"
+    " ORDER BY (jenis_jabatan = 'JPT') DESC, nip LIMIT 1"
+)
+MAX_ROUNDS = 20
+
+
+_POOLS: dict[str, ConnectionPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(database_url: str) -> ConnectionPool:
+    # A few shared connections per process: activities run on many threads, PostgreSQL's slots are few.
+    with _POOLS_LOCK:
+        pool = _POOLS.get(database_url)
+        if pool is None:
+            pool = _POOLS[database_url] = ConnectionPool(
+                database_url, min_size=0, max_size=4, max_idle=30, kwargs={"row_factory": dict_row}, open=True, timeout=30
+            )
+        return pool
+
+
+def _rows(database_url: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    try:
+        with _pool(database_url).connection() as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type,return-value]
+    except psycopg.errors.UndefinedTable:
+        return []  # the evaluation view has not been created yet: nothing known
+
+
+async def start_evaluation(
+    client: Client, task_queue: str, nip: str, year: int, unit: str | None, actor: Actor, overrides: dict[str, Any] | None
+) -> bool:
+    """Start one evaluation case; False when it already exists (one per employee per year, ever)."""
+    from asnflow.workflows.evaluation import EvaluationWorkflow
+
+    case_id = evaluation_case_id(nip, year)
+    try:
+        await client.start_workflow(
+            EvaluationWorkflow.run,
+            EvaluationInput(case_id=case_id, nip=nip, year=year, started_by=actor, policy=policy_for(unit, overrides)),
+            id=case_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def start_season(client: Client, task_queue: str, database_url: str, year: int, actor: Actor, overrides: dict[str, Any]) -> tuple[str, bool]:
+    """Start the season kick-off unless one for the year is still running; (case id, newly started)."""
+    from asnflow.workflows.evaluation import EvaluationSeasonWorkflow
+
+    running = _rows(
+        database_url,
+        "SELECT id FROM cases WHERE process = 'evaluation_season' AND status = 'open' AND data->>'year' = %s ORDER BY opened_at DESC LIMIT 1",
+        [str(year)],
+    )
+    if running:
+        return running[0]["id"], False
+    case_id = season_case_id(year, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
+    try:
+        await client.start_workflow(
+            EvaluationSeasonWorkflow.run,
+            SeasonInput(case_id=case_id, year=year, started_by=actor, policy_overrides=overrides),
+            id=case_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        return case_id, False  # the same request twice within a second
+    return case_id, True
+
+
+class EvaluationActivities:
+    """What the evaluation, calibration and season workflows need from the views and from Temporal."""
+
+    def __init__(
+        self,
+        client: Client | None,
+        database_url: str,
+        task_queue: str,
+        overrides: dict[str, Any] | None = None,
+        calendar: BusinessCalendar | None = None,
+    ) -> None:
+        self.client = client
+        self.database_url = database_url
+        self.task_queue = task_queue
+        self.overrides = dict(overrides or {})
+        self.calendar = calendar or BusinessCalendar()
+
+    @classmethod
+    def for_settings(cls, client: Client | None, settings: Any) -> EvaluationActivities:
+        return cls(client, settings.database_url, settings.task_queue, getattr(settings, "evaluation_policy", None))
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of the process, for the worker."""
+        return [
+            self.policy, self.skp_context, self.working_days, self.join_calibration, self.unit_context, self.unit_cases,
+            self.season_employees, self.start_cases,
+        ]
+
+    @activity.defn(name="evaluation_policy")
+    def policy(self, unit: str) -> EvaluationPolicy:
+        """The configured policy of a unit, for cases started without one (e.g. by a schedule)."""
+        return policy_for(unit, self.overrides)
+
+    @activity.defn(name="evaluation_skp_context")
+    def skp_context(self, inp: SkpContextInput) -> list[str]:
+        """Indicators of the superior's agreed SKP for the year (what the employee cascades from)."""
+        if inp.superior_nip is None:
+            return []
+        rows = _rows(
+            self.database_url,
+            "SELECT targets FROM evaluation_cases WHERE nip = %s AND year = %s AND skp_agreed",
+            [inp.superior_nip, inp.year],
+        )
+        return [t["indikator"] for r in rows for t in (r["targets"] or []) if isinstance(t, dict) and t.get("indikator")]
+
+    @activity.defn(name="evaluation_working_days")
+    def working_days(self, inp: WorkingDaysInput) -> int:
+        """Indonesian working days from `start` up to `end` (for a task due on a fixed date)."""
+        start, end = datetime.fromisoformat(inp.start), datetime.fromisoformat(inp.end)
+        return max(1, self.calendar.working_days_between(self.calendar.local_date(start), self.calendar.local_date(end)))
+
+    def _head(self, unit: str) -> dict[str, Any] | None:
+        rows = _rows(self.database_url, HEAD_SQL, [unit])
+        return rows[0] if rows else None
+
+    @activity.defn(name="evaluation_join_calibration")
+    async def join_calibration(self, inp: JoinCalibrationInput) -> str:
+        """Signal-with-start the unit's calibration; '' when the subject heads the unit (their raw predicate is final)."""
+        from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow
+
+        head = await asyncio.to_thread(self._head, inp.unit)
+        if head is None or head["nip"] == inp.nip:
+            return ""
+        assert self.client is not None
+        member = MemberRating(case_id=inp.case_id, nip=inp.nip, raw=inp.raw)
+        for round_no in range(1, MAX_ROUNDS + 1):
+            case_id = calibration_case_id(inp.unit, inp.year, round_no)
+            try:
+                await self.client.start_workflow(
+                    EvaluationCalibrationWorkflow.run,
+                    CalibrationInput(case_id=case_id, unit=inp.unit, year=inp.year, round_no=round_no, policy=inp.policy),
+                    id=case_id,
+                    task_queue=self.task_queue,
+                    start_signal="rating_submitted",
+                    start_signal_args=[member],
+                    # A closed round is never reopened: its case chain is complete. A late case opens the next round.
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+                return case_id
+            except WorkflowAlreadyStartedError:
+                continue
+        raise RuntimeError(f"more than {MAX_ROUNDS} calibration rounds for {inp.unit} {inp.year}")
+
+    @activity.defn(name="evaluation_unit_context")
+    def unit_context(self, inp: UnitContextInput) -> UnitContext:
+        """The unit head, the leader one level up, and what earlier rounds of the year settled."""
+        head = self._head(inp.unit)
+        org = _rows(
+            self.database_url,
+            "SELECT org_predicate FROM evaluation_calibrations WHERE unit = %s AND year = %s AND org_predicate IS NOT NULL"
+            " ORDER BY opened_at LIMIT 1",
+            [inp.unit, inp.year],
+        )
+        finals = _rows(
+            self.database_url,
+            "SELECT calibrated FROM evaluation_cases WHERE unit = %s AND year = %s AND calibrated IS NOT NULL",
+            [inp.unit, inp.year],
+        )
+        return UnitContext(
+            unit=inp.unit,
+            head_nip=head["nip"] if head else None,
+            leader_nip=head["atasan_nip"] if head else None,
+            org_predicate=org[0]["org_predicate"] if org else None,
+            final_predicates=[r["calibrated"] for r in finals],
+        )
+
+    @activity.defn(name="evaluation_unit_cases")
+    def unit_cases(self, inp: UnitContextInput) -> list[str]:
+        """Open cases of the unit and year that this calibration still has to hear from."""
+        rows = _rows(
+            self.database_url,
+            "SELECT case_id FROM evaluation_cases WHERE unit = %s AND year = %s AND status = 'open'"
+            " AND nip IS DISTINCT FROM %s AND calibrated IS NULL"
+            " AND (calibration_case_id IS NULL OR calibration_case_id = %s) ORDER BY case_id",
+            [inp.unit, inp.year, inp.exclude_nip, inp.calibration_case_id],
+        )
+        return [r["case_id"] for r in rows]
+
+    @activity.defn(name="evaluation_season_employees")
+    def season_employees(self, inp: SeasonEmployeesInput) -> list[str]:
+        """Every employee in the directory (all active PNS and PPPK) in NIP order."""
+        return [r["nip"] for r in _rows(self.database_url, "SELECT nip FROM employees ORDER BY nip", [])]
+
+    @activity.defn(name="evaluation_start_cases")
+    async def start_cases(self, inp: StartCasesInput) -> StartCasesResult:
+        """Start the cases of a batch; an existing case counts as existing, never starts twice."""
+        assert self.client is not None
+        units = {
+            r["nip"]: r["unit"]
+            for r in await asyncio.to_thread(_rows, self.database_url, "SELECT nip, unit FROM employees WHERE nip = ANY(%s)", [inp.nips])
+        }
+        gate = asyncio.Semaphore(16)
+        result = StartCasesResult(started=0, existing=0)
+
+        async def one(nip: str) -> None:
+            async with gate:
+                try:
+                    started = await start_evaluation(self.client, self.task_queue, nip, inp.year, units.get(nip), inp.started_by, inp.policy_overrides)  # type: ignore[arg-type]
+                except Exception:  # noqa: BLE001 - reported per NIP, the batch goes on
+                    result.failed.append(nip)
+                    return
+                if started:
+                    result.started += 1
+                else:
+                    result.existing += 1
+                activity.heartbeat(result.started + result.existing)
+
+        await asyncio.gather(*(one(n) for n in inp.nips))
+        return result
