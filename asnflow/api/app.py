@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from asnflow.api import errors, policy, web
+from asnflow.api import errors, hardening, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
-from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, me, notifications, promotions, stats, tasks, trainings
+from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, kinship, me, notifications, promotions, stats, tasks, trainings
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
@@ -65,7 +65,8 @@ def create_app(settings: Any) -> FastAPI:
         dependencies=[Depends(policy.enforce)],
     )
     errors.install(app)
+    hardening.install(app, settings)
     audit.install(app)  # every auditor access is recorded before it is served
-    for module in (health, evaluations, cases, tasks, audit, me, promotions, stats, complaints, notifications, delegations, trainings, web):
+    for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, stats, complaints, notifications, delegations, trainings, web):
         app.include_router(module.router)
     return app

@@ -16,6 +16,7 @@ from psycopg.sql import SQL
 from psycopg.types.json import Jsonb
 
 from asnflow.domain import events as ev
+from asnflow.domain import kinship as kin
 
 Handler = Callable[[Any, Cursor[DictRow], Any, int], None]
 
@@ -71,7 +72,7 @@ def _actor_nip(event: ev.CaseEvent) -> str | None:
 
 
 class EmployeesView(View):
-    tables = ("employees",)
+    tables = ("employees", "kinship")
     ddl = (
         "CREATE TABLE IF NOT EXISTS employees ("
         " nip text PRIMARY KEY, nama text NOT NULL, jenis_kelamin text, tanggal_lahir date,"
@@ -80,8 +81,18 @@ class EmployeesView(View):
         " roles jsonb NOT NULL DEFAULT '[]', updated_position bigint NOT NULL)",
         "CREATE INDEX IF NOT EXISTS employees_atasan_idx ON employees (atasan_nip)",
         "CREATE INDEX IF NOT EXISTS employees_unit_idx ON employees (unit)",
+        # The kinship registry lives beside the directory: declared pairs, looked up both ways.
+        "CREATE TABLE IF NOT EXISTS kinship ("
+        " nip text NOT NULL, relative_nip text NOT NULL, relation text NOT NULL, declared_at timestamptz NOT NULL,"
+        " position bigint NOT NULL, PRIMARY KEY (nip, relative_nip))",
+        "CREATE INDEX IF NOT EXISTS kinship_relative_idx ON kinship (relative_nip)",
     )
-    handlers = {ev.EmployeeRegistered: "on_registered", ev.EmployeeUpdated: "on_updated"}
+    handlers = {
+        ev.EmployeeRegistered: "on_registered",
+        ev.EmployeeUpdated: "on_updated",
+        kin.KinshipDeclared: "on_kinship_declared",
+        kin.KinshipWithdrawn: "on_kinship_withdrawn",
+    }
     columns = (
         "nip", "nama", "jenis_kelamin", "tanggal_lahir", "golongan", "jabatan", "jenis_jabatan",
         "unit", "atasan_nip", "pendidikan", "tmt_golongan", "tmt_jabatan",
@@ -102,6 +113,18 @@ class EmployeesView(View):
 
     def on_updated(self, curs: Cursor[DictRow], event: ev.EmployeeUpdated, position: int) -> None:
         self._upsert(curs, event.payload["record"], position)
+
+    def on_kinship_declared(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
+        p = event.payload
+        curs.execute(
+            "INSERT INTO kinship (nip, relative_nip, relation, declared_at, position) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (nip, relative_nip) DO UPDATE SET relation = EXCLUDED.relation, position = EXCLUDED.position",
+            (p["nip"], p["relative_nip"], p["relation"], event.occurred_at, position),
+        )
+
+    def on_kinship_withdrawn(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
+        p = event.payload
+        curs.execute("DELETE FROM kinship WHERE nip = %s AND relative_nip = %s", (p["nip"], p["relative_nip"]))
 
 
 class CasesView(View):

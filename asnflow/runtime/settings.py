@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # An unknown key id refetches the JWKS at most this often (key rotation without refetch floods).
     jwks_refetch_cooldown_seconds: float = 30.0
     public_url: str = "http://127.0.0.1:8000"
+    # Cross-origin callers allowed (JSON list); empty = same-origin only, the pages' own case.
+    cors_origins: list[str] = []
     read_wait_seconds: float = 5.0
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
     payload_key_file: Path | None = None

@@ -194,3 +194,33 @@ async def test_dependencies_down_give_503_with_retry_after(stack: Stack, tmp_pat
         assert r.status_code == 503 and r.headers["Retry-After"] and "message_en" in r.json()
         r = await api.get("/ready")
         assert r.status_code == 503 and r.json()["checks"]["database"].startswith("unavailable")
+
+
+async def test_declared_relatives_never_decide_each_others_cases(stack: Stack) -> None:
+    employee, boss = employee_and_boss()
+    r = await stack.api.post("/api/v1/kinship", boss, json={"relative_nip": employee, "relation": "BESTIE"})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "relation"
+    r = await stack.api.post("/api/v1/kinship", boss, json={"relative_nip": boss, "relation": "IPAR"})
+    assert r.status_code == 422
+    r = await stack.api.post("/api/v1/kinship", boss, json={"relative_nip": employee, "relation": "IPAR"})
+    assert r.status_code == 201, r.text
+    assert (await stack.api.post("/api/v1/kinship", boss, json={"relative_nip": employee, "relation": "IPAR"})).status_code == 409
+    mine = (await stack.api.get("/api/v1/kinship", employee)).json()
+    assert [(k["nip"], k["relative_nip"]) for k in mine["data"]] == [(boss, employee)]  # the employee sees it too
+
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2028})
+    assert r.status_code == 202
+    case_id = r.json()["id"]
+    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    skp = {"targets": [{"indikator": "Arsip digital", "target": "100%"}]}
+    assert (await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})).status_code == 200
+    agreement = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    before = max_position(stack.store)
+    r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/decision", boss, json={"outcome": "AGREED", "reason": "ok"})
+    assert r.status_code == 403 and r.json()["problems"][0]["rule"].startswith("anti-nepotism")
+    assert max_position(stack.store) == before  # refused before anything was written
+
+    r = await stack.api.post("/api/v1/kinship/withdraw", boss, json={"relative_nip": employee, "reason": "salah input"})
+    assert r.status_code == 200
+    r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/decision", boss, json={"outcome": "AGREED", "reason": "ok"})
+    assert r.status_code == 200, r.text

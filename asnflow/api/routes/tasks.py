@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.routes.kinship import refuse_relatives
 from asnflow.api.schemas import (
     BulkDecisionCreate,
     BulkDecisionPublic,
@@ -217,6 +218,12 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
         case_id = case_id_of_task(task_id)
     except ValueError:
         raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.") from None
+    actor = getattr(arg, "actor", None)
+    if actor is not None and update is not CaseWorkflow.release:
+        # Merit over kinship: the registry is a view, so it is checked here before the Update.
+        row = await load_task(conn, task_id)
+        if row is not None:
+            await refuse_relatives(conn, actor.nip, row["subject_nip"])
     client = await res.temporal_client()
     handle = client.get_workflow_handle(case_id)
     try:
