@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from asnflow.activities.eventstore import EventStore
 from asnflow.api.app import create_app
 from asnflow.api.auth import ensure_dev_keys, mint_token
-from asnflow.projections.runner import open_view, rebuild
+from asnflow.projections.runner import ensure_tables, rebuild
 from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.cli import seed_demo
 from asnflow.runtime.demo_org import demo_person
@@ -36,9 +35,7 @@ def make_settings(database_url: str, data_dir: Path, temporal_address: str = "12
 def prepare_database(settings: Settings) -> None:
     """Create the store and views, seed the demo organisation, and project the directory."""
     env = settings.store_env()
-    EventStore(env=env).close()
-    for name in PROJECTIONS:
-        open_view(name, env).datastore.close()
+    ensure_tables(env, PROJECTIONS)
     seed_demo(settings)
     rebuild(env, "employees")
 

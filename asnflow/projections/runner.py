@@ -28,35 +28,61 @@ def open_view(name: str, env: dict[str, str]) -> View:
 def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Event) -> None:
     """Keep one runner per view alive until `stop` is set; a failed runner restarts from its tracking."""
     names = list(names)
+    ensure_tables(env, names, stop)
     # One runner per view, each with its own store and view pools: keep them small, or a dozen
-    # views exhaust PostgreSQL's connections (each runner writes serially anyway).
-    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
+    # views exhaust PostgreSQL's connections (each runner writes serially anyway). Tables exist
+    # now, so the runners skip DDL (concurrent CREATE … IF NOT EXISTS can fail in PostgreSQL).
+    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "n"}
     runners: dict[str, ProjectionRunner] = {}  # type: ignore[type-arg]
 
     def start(name: str) -> None:
         projection_class, view_class = PROJECTIONS[name]
-        runner = ProjectionRunner(
-            application_class=EventStore, projection_class=projection_class, view_class=view_class, env=env
-        )
-        runners[name] = runner.__enter__()
-        log.info("projection started", view=name)
+        try:
+            runner = ProjectionRunner(
+                application_class=EventStore, projection_class=projection_class, view_class=view_class, env=env
+            )
+            runners[name] = runner.__enter__()
+            log.info("projection started", view=name)
+        except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again next round
+            runners.pop(name, None)
+            log.warning("projection could not start, retrying", view=name, error=repr(exc))
 
     for name in names:
         start(name)
     try:
         while not stop.is_set():
             for name in names:
-                runner = runners[name]
+                runner = runners.get(name)
+                if runner is None:
+                    time.sleep(0.5)
+                    start(name)
+                    continue
                 try:
                     runner.run_forever(timeout=0.2)
                 except Exception as exc:  # noqa: BLE001 - restart from the committed tracking position
                     log.warning("projection failed, restarting", view=name, error=repr(exc))
                     _close(runner)
+                    runners.pop(name, None)
                     time.sleep(0.5)
                     start(name)
     finally:
         for runner in runners.values():
             _close(runner)
+
+
+def ensure_tables(env: dict[str, str], names: Iterable[str], stop: threading.Event | None = None) -> None:
+    """Create the store's and the views' tables one after another, retrying while others do the same."""
+    for attempt in range(60):
+        try:
+            EventStore(env=env).close()
+            for name in names:
+                open_view(name, env).datastore.close()
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. "tuple concurrently updated" from a parallel CREATE
+            if attempt == 59 or (stop is not None and stop.is_set()):
+                raise
+            log.info("creating tables, retrying", error=repr(exc))
+            time.sleep(0.5)
 
 
 def _close(runner: ProjectionRunner) -> None:  # type: ignore[type-arg]

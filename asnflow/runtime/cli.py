@@ -116,14 +116,10 @@ def dev(
 
 def _prepare_store(settings: Settings) -> None:
     """Create the event store and view tables before any process needs them."""
-    from asnflow.activities.eventstore import EventStore
-    from asnflow.projections.runner import open_view
+    from asnflow.projections.runner import ensure_tables
     from asnflow.projections.views import PROJECTIONS
 
-    env = settings.store_env()
-    EventStore(env=env).close()
-    for name in PROJECTIONS:
-        open_view(name, env).datastore.close()
+    ensure_tables(settings.store_env(), PROJECTIONS)
 
 
 def _has_demo(settings: Settings) -> bool:
