@@ -63,6 +63,7 @@ def create_app(settings: Any) -> FastAPI:
         lifespan=lifespan,
         # Deny by default: every route's access rule is checked before its handler (api/policy.py).
         dependencies=[Depends(policy.enforce)],
+        responses=errors.ERROR_RESPONSES,  # documents our error shape (replaces FastAPI's default 422)
     )
     errors.install(app)
     hardening.install(app, settings)

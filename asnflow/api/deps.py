@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
+import structlog
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg.rows import dict_row
@@ -18,6 +19,8 @@ from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
 from asnflow.api.auth import TokenVerifier, User
 from asnflow.api.errors import ApiError, unavailable
+
+log = structlog.get_logger("api")
 
 
 @dataclass
@@ -91,11 +94,18 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def db(res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """A pooled connection for view reads; 503 when the database is down."""
+    answered = False
     try:
         async with res.pool.connection(timeout=5) as conn:
             conn.row_factory = dict_row  # type: ignore[assignment]
             yield conn
+            answered = True
     except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+        if answered:
+            # The connection broke after the answer was given (fault drill: backends terminated
+            # between a read and its commit); the pool drops it, and a 503 now would come too late.
+            log.warning("database connection lost after the response")
+            return
         # PoolTimeout is an OperationalError; a missing view means the projector has not started.
         raise unavailable("database") from None
 

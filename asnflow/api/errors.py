@@ -8,11 +8,43 @@ import psycopg
 import structlog
 from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 RETRY_AFTER_SECONDS = 5
+
+
+class ProblemDoc(BaseModel):
+    field: str | None = None
+    id: str
+    en: str
+    rule: str | None = None
+
+
+class ErrorDocument(BaseModel):
+    """Every refusal: the message in the caller's language, both texts, and field-level problems."""
+
+    status: int
+    message: str
+    message_id: str
+    message_en: str
+    problems: list[ProblemDoc] = []
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorDocument, "description": text}
+    for code, text in (
+        (401, "Authentication required / token invalid"),
+        (403, "Not allowed (the rule is named)"),
+        (404, "Not found"),
+        (409, "Conflict: stale, closed or duplicate"),
+        (422, "Invalid input (field-level problems)"),
+        (429, "Too many requests"),
+        (503, "A dependency is down (Retry-After)"),
+    )
+}
 log = structlog.get_logger("api")
 
 

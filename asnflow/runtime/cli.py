@@ -104,14 +104,18 @@ def dev(
         supervisor.start_all()
         wait_http_ok(f"{api_url}/ready", timeout=90)
         _print_banner(api_url, temporal.ui_url, data_dir)
-    except BaseException:
+        code = supervisor.run_until_signal()
+    except BaseException as exc:
         if supervisor is not None:
             supervisor.stop_all()
         else:
             for service in reversed(services):
                 service.stop()  # type: ignore[attr-defined]
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C while starting up is a stop request like any other: everything is down now.
+            raise typer.Exit(0) from None
         raise
-    raise typer.Exit(supervisor.run_until_signal())
+    raise typer.Exit(code)
 
 
 def _prepare_store(settings: Settings) -> None:

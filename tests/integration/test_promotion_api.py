@@ -258,7 +258,7 @@ async def test_batch_proposes_everyone_eligible_in_a_unit(stack: Stack) -> None:
 
 async def test_rotation_through_the_api_moves_the_employee(stack: Stack) -> None:
     sekda = "197203152000031001"  # chairs the Tim Penilai Kinerja
-    early = await employee(stack, tmt_jabatan=(TODAY.replace(year=TODAY.year - 2) + timedelta(days=1)).isoformat())
+    early = await employee(stack, tmt_jabatan=(TODAY.replace(year=TODAY.year - 2) + timedelta(days=30)).isoformat())  # margin: the run may cross midnight WIB
     other = await employee(stack)
     body = {"nip": early, "jabatan_baru": "Pengelola Data", "jenis_jabatan_baru": "PELAKSANA", "unit_baru": "BKPSDMD"}
     before = max_position(stack.store)
