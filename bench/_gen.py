@@ -27,7 +27,7 @@ def _actor(nip: str, role: str) -> dict[str, str | None]:
     return {"nip": nip, "role": role, "on_behalf_of": None}
 
 
-def case_steps(case_id: str, nip: str, boss: str, unit: str, year: int, at: datetime, due: datetime, steps: int) -> list[list[NewEvent]]:
+def case_steps(case_id: str, nip: str, boss: str, unit: str, year: int, due: datetime, steps: int) -> list[list[NewEvent]]:
     """The first `steps` recordings of an evaluation case (9 = closed, an odd count leaves a task open)."""
     emp, sup = _actor(nip, "PEGAWAI"), _actor(boss, "ATASAN")
 
@@ -74,7 +74,7 @@ def cases(n_cases: int, *, open_only: bool, seed: int = 12) -> Iterator[list[Cas
         due = datetime.now(UTC) + timedelta(days=rng.randint(-10, 30), minutes=rng.randint(0, 600))
         steps = rng.choice((1, 3, 5, 7)) if open_only else rng.choice((1, 3, 5, 7, 9, 9, 9, 9))
         version, previous, out = 0, GENESIS_HASH, []
-        for events in case_steps(case_id, e.nip, e.atasan_nip, e.unit, year, at, due, steps):  # type: ignore[arg-type]
+        for events in case_steps(case_id, e.nip, e.atasan_nip, e.unit, year, due, steps):  # type: ignore[arg-type]
             inp = RecordInput(case_id, "evaluation", version, previous, case_id, f"run-{i}", at.isoformat(), events)
             built, previous = build_events(inp)
             version += len(built)

@@ -185,6 +185,15 @@ async function initMe(me) {
   $("#my-predicates").innerHTML = cases.data.filter((c) => c.outcome && c.outcome.predicate)
     .map((c) => `<li>${esc(c.data.year || "")}: <strong>${esc(c.outcome.predicate)}</strong></li>`).join("") || "<li>—</li>";
   try {
+    const year = new Date().getFullYear();
+    const jp = await api(`/api/v1/trainings/${year}/jp?nip=${me.nip}`);
+    const mine = jp.data[0];
+    if (mine) {
+      $("#my-training").innerHTML = `${year}: <strong>${mine.jp} JP</strong> / ${mine.min_jp} JP` +
+        (mine.compliant ? ` <span class="ok">✔</span>` : ` <span class="late">(−${mine.shortfall} JP)</span>`);
+    }
+  } catch (e) { /* no cycle for this year yet: the page keeps its "no records" text */ }
+  try {
     const h = await api(`/api/v1/employees/${me.nip}/history`);
     $("#my-career").innerHTML = h.data.map((e) => `<li>${day(e.occurred_at)} · ${esc(e.type)} · ${esc((e.payload.record || e.payload).jabatan || "")} ${esc((e.payload.record || e.payload).golongan || "")}</li>`).join("");
   } catch (e) { $("#my-career").innerHTML = "<li>—</li>"; }
