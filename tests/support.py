@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +17,13 @@ from temporalio.client import Client
 
 from asnflow.api.app import create_app
 from asnflow.api.auth import ensure_dev_keys, mint_token
-from asnflow.projections.runner import ensure_tables, rebuild
+from asnflow.activities.eventstore import EventStore
+from asnflow.projections.runner import ensure_tables, rebuild, run_projector
 from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.cli import seed_demo
 from asnflow.runtime.demo_org import demo_person
 from asnflow.runtime.settings import Settings
+from asnflow.runtime.worker import build_worker
 
 
 def make_settings(database_url: str, data_dir: Path, temporal_address: str = "127.0.0.1:7233") -> Settings:
@@ -80,3 +85,33 @@ async def api_client(settings: Settings) -> AsyncIterator[ApiClient]:
 
 def client_address(client: Client) -> str:
     return client.service_client.config.target_host
+
+
+@asynccontextmanager
+async def running_stack(
+    client: Client, tmp_dir: Path, prefix: str, views: list[str] | None = None
+) -> AsyncIterator[tuple[Settings, EventStore]]:
+    """A fresh database with the demo directory, a projector thread and a worker on the given Temporal."""
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(prefix)
+    settings = make_settings(url, tmp_dir, client_address(client))
+    try:
+        await asyncio.to_thread(prepare_database, settings)
+        store = EventStore(env=settings.store_env())
+        stop = threading.Event()
+        # Only the views a module reads keeps connections low: every runner holds its own pools.
+        projector = threading.Thread(
+            target=run_projector, args=(settings.store_env(), views or list(PROJECTIONS), stop), daemon=True
+        )
+        projector.start()
+        try:
+            with ThreadPoolExecutor(8) as executor:
+                async with build_worker(client, settings, store, executor):
+                    yield settings, store
+        finally:
+            stop.set()
+            projector.join(timeout=10)
+            store.close()
+    finally:
+        drop_database(url)

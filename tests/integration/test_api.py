@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +11,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, max_position
-from asnflow.projections.runner import run_projector
-from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.demo_org import demo_employees, demo_users
 from asnflow.runtime.settings import Settings
-from asnflow.runtime.worker import build_worker
-from tests.support import ApiClient, api_client, client_address, make_settings, prepare_database
+from tests.support import running_stack, ApiClient, api_client
 
 
 @dataclass
@@ -30,25 +25,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    from tests.conftest import create_database, drop_database
-
-    url = create_database("asnflow_api")
-    settings = make_settings(url, tmp_path_factory.mktemp("api"), client_address(dev_server_env.client))
-    prepare_database(settings)
-    store = EventStore(env=settings.store_env())
-    stop = threading.Event()
-    projector = threading.Thread(target=run_projector, args=(settings.store_env(), list(PROJECTIONS), stop), daemon=True)
-    projector.start()
-    try:
-        with ThreadPoolExecutor(8) as executor:
-            async with build_worker(dev_server_env.client, settings, store, executor):
-                async with api_client(settings) as api:
-                    yield Stack(api, settings, store)
-    finally:
-        stop.set()
-        projector.join(timeout=10)
-        store.close()
-        drop_database(url)
+    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("api"), "asnflow_api", None) as (settings, store):
+        async with api_client(settings) as api:
+            yield Stack(api, settings, store)
 
 
 def demo(role_word: str) -> dict:

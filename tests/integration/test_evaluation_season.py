@@ -8,9 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.domain import performance
-from asnflow.projections.runner import run_projector
 from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.settings import Settings
-from asnflow.runtime.worker import build_worker
-from tests.support import ApiClient, api_client, client_address, make_settings, prepare_database
+from tests.support import running_stack, ApiClient, api_client
 from tests.workflows.test_evaluation_workflow import save_history
 
 BKPSDM = "199104122019032001"
@@ -45,26 +41,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    from tests.conftest import create_database, drop_database
-
-    url = create_database("asnflow_eval")
-    settings = make_settings(url, tmp_path_factory.mktemp("season"), client_address(dev_server_env.client))
-    prepare_database(settings)
-    store = EventStore(env=settings.store_env())
-    stop = threading.Event()
-    # Only the views these tests read: every runner holds its own connections on a shared server.
-    projector = threading.Thread(target=run_projector, args=(settings.store_env(), ["cases", "tasks", "evaluation"], stop), daemon=True)
-    projector.start()
-    try:
-        with ThreadPoolExecutor(8) as executor:
-            async with build_worker(dev_server_env.client, settings, store, executor):
-                async with api_client(settings) as api:
-                    yield Stack(api, settings, store, dev_server_env.client)
-    finally:
-        stop.set()
-        projector.join(timeout=10)
-        store.close()
-        drop_database(url)
+    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("season"), "asnflow_eval", ["cases", "tasks", "evaluation"]) as (settings, store):
+        async with api_client(settings) as api:
+            yield Stack(api, settings, store, dev_server_env.client)
 
 
 def rows(settings: Settings, sql: str, params: list[Any]) -> list[dict[str, Any]]:

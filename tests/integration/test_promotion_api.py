@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,8 +15,6 @@ from temporalio.testing import WorkflowEnvironment
 from asnflow.activities.eventstore import EventStore, max_position
 from asnflow.api.auth import ensure_dev_keys, mint_token
 from asnflow.domain import promotion as pr
-from asnflow.projections.runner import run_projector
-from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.demo_org import (
     BKPSDM_STAFF_1_NIP,
     BKPSDM_STAFF_2_NIP,
@@ -28,8 +24,7 @@ from asnflow.runtime.demo_org import (
     KEPALA_DISKOMINFO_NIP,
 )
 from asnflow.runtime.settings import Settings
-from asnflow.runtime.worker import build_worker
-from tests.support import ApiClient, api_client, client_address, make_settings, prepare_database
+from tests.support import running_stack, ApiClient, api_client
 from tests.workflows.test_promotion_workflow import SHA, register_employee
 
 OPD_HEAD, HR1, HR2, BUPATI = KEPALA_DISKOMINFO_NIP, BKPSDM_STAFF_1_NIP, BKPSDM_STAFF_2_NIP, BUPATI_NIP
@@ -46,25 +41,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    from tests.conftest import create_database, drop_database
-
-    url = create_database("asnflow_promo")
-    settings = make_settings(url, tmp_path_factory.mktemp("promo-api"), client_address(dev_server_env.client))
-    await asyncio.to_thread(prepare_database, settings)
-    store = EventStore(env=settings.store_env())
-    stop = threading.Event()
-    projector = threading.Thread(target=run_projector, args=(settings.store_env(), list(PROJECTIONS), stop), daemon=True)
-    projector.start()
-    try:
-        with ThreadPoolExecutor(8) as executor:
-            async with build_worker(dev_server_env.client, settings, store, executor):
-                async with api_client(settings) as api:
-                    yield Stack(api, settings, store)
-    finally:
-        stop.set()
-        projector.join(timeout=10)
-        store.close()
-        drop_database(url)
+    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("promo-api"), "asnflow_promo", None) as (settings, store):
+        async with api_client(settings) as api:
+            yield Stack(api, settings, store)
 
 
 def tmt_for(period: date, years: int = 4, late_days: int = 0) -> str:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, max_position
 from asnflow.domain import training as tr
-from asnflow.projections.runner import rebuild, run_projector
+from asnflow.projections.runner import rebuild
 from asnflow.projections.training import TrainingView
 from asnflow.runtime.demo_org import (
     BKPSDM_STAFF_1_NIP,
@@ -29,8 +27,7 @@ from asnflow.runtime.demo_org import (
     roles_for,
 )
 from asnflow.runtime.settings import Settings
-from asnflow.runtime.worker import build_worker
-from tests.support import ApiClient, api_client, client_address, make_settings, prepare_database
+from tests.support import running_stack, ApiClient, api_client
 
 HR, HEAD = BKPSDM_STAFF_1_NIP, KEPALA_DISKOMINFO_NIP
 PROJECTED = ["employees", "cases", "tasks", "training"]
@@ -45,26 +42,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    from tests.conftest import create_database, drop_database
-
-    url = create_database("asnflow_training_api")
-    settings = make_settings(url, tmp_path_factory.mktemp("training-api"), client_address(dev_server_env.client))
-    prepare_database(settings)
-    store = EventStore(env=settings.store_env())
-    stop = threading.Event()
-    # Only the views this process reads: PostgreSQL's connections are shared with parallel suites.
-    projector = threading.Thread(target=run_projector, args=(settings.store_env(), PROJECTED, stop), daemon=True)
-    projector.start()
-    try:
-        with ThreadPoolExecutor(8) as executor:
-            async with build_worker(dev_server_env.client, settings, store, executor):
-                async with api_client(settings) as api:
-                    yield Stack(api, settings, store)
-    finally:
-        stop.set()
-        projector.join(timeout=10)
-        store.close()
-        drop_database(url)
+    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("training-api"), "asnflow_training_api", PROJECTED) as (settings, store):
+        async with api_client(settings) as api:
+            yield Stack(api, settings, store)
 
 
 async def task(stack: Stack, nip: str, case_id: str, kind: str) -> dict[str, Any]:
