@@ -175,6 +175,10 @@ def test_embedded_postgres_recovers_after_kill9(tmp_short: Path) -> None:
         pid = int((tmp_short / "postgres" / "postmaster.pid").read_text().split()[0])
         os.kill(pid, signal.SIGKILL)
         assert (tmp_short / "postgres" / "postmaster.pid").exists()  # stale now
+        # As after a real crash, the restart comes once the dead postmaster has been reaped.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.05)
 
         pg2 = EmbeddedPostgres(tmp_short)
         url = pg2.start()
