@@ -12,6 +12,9 @@ from asnflow.domain.events import GENESIS_HASH
 from asnflow.workflows.contracts import Actor, NewEvent, RecordInput
 
 
+SAVE_CHUNK = 250
+
+
 @dataclass
 class ImportResult:
     registered: int
@@ -63,6 +66,11 @@ def import_employees(
         events.extend(built)
         if progress:
             progress(count)
-    # A concurrent import of the same employee makes this save conflict as a whole: nothing lands twice.
-    recordings = store.save(*events) if events else []
-    return ImportResult(registered, updated, unchanged, [r.notification.id for r in recordings])
+    # The file was validated whole before this point. Saves go in chunks: one save of ~800+ events
+    # hangs on the embedded server's unix socket (psycopg pipeline), and a re-run is idempotent
+    # (unchanged rows record nothing), so an interrupted import is finished by running it again.
+    # A concurrent import of the same employee makes a chunk conflict: nothing lands twice.
+    positions: list[int] = []
+    for start in range(0, len(events), SAVE_CHUNK):
+        positions.extend(r.notification.id for r in store.save(*events[start : start + SAVE_CHUNK]))
+    return ImportResult(registered, updated, unchanged, positions)
