@@ -115,3 +115,20 @@ async def running_stack(
             store.close()
     finally:
         drop_database(url)
+
+
+@dataclass
+class Stack:
+    """An in-process stack as API tests use it."""
+
+    api: ApiClient
+    settings: Settings
+    store: EventStore
+
+
+@asynccontextmanager
+async def api_stack(client: Client, tmp_dir: Path, prefix: str, views: list[str] | None = None) -> AsyncIterator[Stack]:
+    """running_stack plus the app behind an httpx client."""
+    async with running_stack(client, tmp_dir, prefix, views) as (settings, store):
+        async with api_client(settings) as api:
+            yield Stack(api, settings, store)

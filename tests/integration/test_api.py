@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.activities.eventstore import max_position
 from asnflow.runtime.demo_org import demo_employees, demo_users
-from asnflow.runtime.settings import Settings
-from tests.support import running_stack, ApiClient, api_client
-
-
-@dataclass
-class Stack:
-    api: ApiClient
-    settings: Settings
-    store: EventStore
+from tests.support import Stack, api_stack, api_client
 
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("api"), "asnflow_api", None) as (settings, store):
-        async with api_client(settings) as api:
-            yield Stack(api, settings, store)
+    async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("api"), "asnflow_api", None) as s:
+        yield s
 
 
 def demo(role_word: str) -> dict:

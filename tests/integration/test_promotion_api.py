@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.activities.eventstore import max_position
 from asnflow.api.auth import ensure_dev_keys, mint_token
 from asnflow.domain import promotion as pr
 from asnflow.runtime.demo_org import (
@@ -23,8 +22,7 @@ from asnflow.runtime.demo_org import (
     KEPALA_BKPSDMD_NIP,
     KEPALA_DISKOMINFO_NIP,
 )
-from asnflow.runtime.settings import Settings
-from tests.support import running_stack, ApiClient, api_client
+from tests.support import Stack, api_stack
 from tests.workflows.test_promotion_workflow import SHA, register_employee
 
 OPD_HEAD, HR1, HR2, BUPATI = KEPALA_DISKOMINFO_NIP, BKPSDM_STAFF_1_NIP, BKPSDM_STAFF_2_NIP, BUPATI_NIP
@@ -32,18 +30,10 @@ TODAY = (datetime.now(UTC) + pr.WIB_OFFSET).date()
 PERIOD = pr.open_periods(TODAY)[0]
 
 
-@dataclass
-class Stack:
-    api: ApiClient
-    settings: Settings
-    store: EventStore
-
-
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("promo-api"), "asnflow_promo", None) as (settings, store):
-        async with api_client(settings) as api:
-            yield Stack(api, settings, store)
+    async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("promo-api"), "asnflow_promo", None) as s:
+        yield s
 
 
 def tmt_for(period: date, years: int = 4, late_days: int = 0) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.activities.eventstore import max_position
 from asnflow.domain import training as tr
 from asnflow.projections.runner import rebuild
 from asnflow.projections.training import TrainingView
@@ -27,24 +26,16 @@ from asnflow.runtime.demo_org import (
     roles_for,
 )
 from asnflow.runtime.settings import Settings
-from tests.support import running_stack, ApiClient, api_client
+from tests.support import Stack, api_stack
 
 HR, HEAD = BKPSDM_STAFF_1_NIP, KEPALA_DISKOMINFO_NIP
 PROJECTED = ["employees", "cases", "tasks", "training"]
 
 
-@dataclass
-class Stack:
-    api: ApiClient
-    settings: Settings
-    store: EventStore
-
-
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with running_stack(dev_server_env.client, tmp_path_factory.mktemp("training-api"), "asnflow_training_api", PROJECTED) as (settings, store):
-        async with api_client(settings) as api:
-            yield Stack(api, settings, store)
+    async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("training-api"), "asnflow_training_api", PROJECTED) as s:
+        yield s
 
 
 async def task(stack: Stack, nip: str, case_id: str, kind: str) -> dict[str, Any]:
