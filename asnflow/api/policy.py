@@ -41,6 +41,7 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/dev/token"): PUBLIC,  # 404 unless the stack runs in dev mode
     # Citizens file and track complaints without an account (rate-limited in the handlers).
     ("POST", "/api/v1/complaints"): PUBLIC,
+    ("POST", "/api/v1/complaints/attachments"): PUBLIC,
     ("GET", "/api/v1/complaints/metrics"): PUBLIC,
     ("GET", "/api/v1/complaints/{code}"): PUBLIC,
     ("POST", "/api/v1/complaints/{code}/responses"): PUBLIC,
@@ -116,6 +117,9 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/complaints/manage/{case_id}"): ("PENGELOLA_PENGADUAN", "PENGHUBUNG_PENGADUAN", "KEPALA_OPD", "AUDITOR", "ADMIN"),
     ("GET", "/api/v1/complaints/escalations"): ("AUDITOR", "PENGELOLA_PENGADUAN", "ADMIN", "KEPALA_OPD"),
     ("GET", "/api/v1/complaints/evidence"): SIGNED_IN,  # appraisers see evidence on their own staff
+    # Documents: uploads checked by content; a download only for the uploader or a reader of a case naming the file
+    ("POST", "/api/v1/documents"): SIGNED_IN,
+    ("GET", "/api/v1/documents/{sha256}"): SIGNED_IN,
     # Audit and dashboards
     ("GET", "/api/v1/audit/events"): AUDIT,
     ("GET", "/api/v1/audit/export"): AUDIT,

@@ -15,6 +15,8 @@ PROCESS = "training"
 # Western Indonesia Time has had no DST since 1964; a fixed offset keeps workflow code free of tz data.
 WIB = timezone(timedelta(hours=7), "WIB")
 HR_UNIT = BKPSDMD
+# Certificates are claimed under this purpose: one file credits one enrolment only.
+EVIDENCE_PURPOSE = "training_certificate"
 
 Problem = dict[str, Any]
 

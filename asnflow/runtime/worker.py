@@ -9,6 +9,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from asnflow.activities.documents import document_activities
 from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
 from asnflow.activities.notifications import notification_activities
@@ -45,7 +46,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings)],
+        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *document_activities(store)],
         activity_executor=executor,
         max_concurrent_activities=16,
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed

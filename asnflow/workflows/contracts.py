@@ -148,3 +148,16 @@ def case_id_of_task(task_id: str) -> str:
     if not sep or not case_id:
         raise ValueError(task_id)
     return case_id
+
+
+@dataclass
+class ClaimDocumentInput:
+    """A case claims a stored file for a purpose (e.g. one certificate credits one enrolment only)."""
+
+    purpose: str
+    sha256: str
+    owner_case_id: str
+    actor: dict[str, Any]
+    workflow_id: str
+    run_id: str
+    occurred_at: str

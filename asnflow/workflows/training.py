@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy
 from asnflow.workflows.human_tasks import CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
 
 with workflow.unsafe.imports_passed_through():
+    from asnflow.activities.documents import DocumentActivities
     from asnflow.activities.recording import DirectoryActivities
     from asnflow.activities.training import TrainingActivities
     from asnflow.domain import training as tr
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         SYSTEM,
         Actor,
         CaseResult,
+        ClaimDocumentInput,
         DecisionInput,
         LookupEmployeeInput,
         NewEvent,
@@ -51,6 +53,8 @@ READ_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_e
 READ_TIMEOUT = timedelta(minutes=2)
 # A duplicate check inside an Update must answer soon: the caller is waiting.
 CHECK_RETRY = RetryPolicy(maximum_attempts=3)
+# Histories recorded before evidence files were claimed replay without the claim.
+CLAIM_EVIDENCE_PATCH = "evidence-claim-v1"
 
 
 def _at(iso: str) -> datetime:
@@ -604,6 +608,24 @@ class TrainingEnrolmentWorkflow(CaseWorkflow):
         except BaseException:
             self._stage = "awaiting_evidence"
             raise
+        if other is None and inp.file_sha256 not in self._rejected_hashes and workflow.patched(CLAIM_EVIDENCE_PATCH):
+            # The view above lags the store; the claim cannot: the first enrolment to append it owns the file.
+            info = workflow.info()
+            try:
+                owner = await workflow.execute_activity_method(
+                    DocumentActivities.claim,
+                    ClaimDocumentInput(
+                        purpose=tr.EVIDENCE_PURPOSE, sha256=inp.file_sha256, owner_case_id=self._case_id,
+                        actor=inp.actor.as_event_actor(), workflow_id=info.workflow_id, run_id=info.run_id,
+                        occurred_at=workflow.now().isoformat(),
+                    ),
+                    start_to_close_timeout=timedelta(seconds=15),
+                    retry_policy=CHECK_RETRY,
+                )
+            except BaseException:
+                self._stage = "awaiting_evidence"
+                raise
+            other = None if owner == self._case_id else owner
         if other is not None or inp.file_sha256 in self._rejected_hashes:
             self._stage = "awaiting_evidence"
             raise reject(

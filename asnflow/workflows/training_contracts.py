@@ -126,11 +126,14 @@ class EvidenceInput:
     completed_on: str
     certificate_no: str = ""
     file_name: str = ""
+    file_size: int = 0  # as the document store measured it
+    media_type: str = ""  # as the document store recognised it by content
 
     def data(self) -> dict[str, Any]:
         return {
             "file_sha256": self.file_sha256, "hours": self.hours, "completed_on": self.completed_on,
             "certificate_no": self.certificate_no, "file_name": self.file_name,
+            "file_size": self.file_size, "media_type": self.media_type,
         }
 
 

@@ -17,9 +17,10 @@ from urllib.parse import parse_qs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -28,7 +29,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.routes.documents import (
+    FORM_OVERHEAD, DocumentRef, check_length, document_store, read_files, read_form, store_one, stored_reference,
+)
 from asnflow.api.routes.tasks import STATUS_BY_ERROR
+from asnflow.domain import documents as docs
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import INSPEKTORAT, UNITS, UNITS_BY_CODE, Role
 from asnflow.workflows.complaint import ComplaintWorkflow
@@ -108,7 +113,11 @@ LIMITS_PER_CLIENT: dict[str, tuple[int, float]] = {
     "file": (5, 120.0),  # 5 reports at once, then one per 2 minutes
     "respond": (10, 30.0),
     "read": (60, 1.0),
+    "upload": (10, 60.0),  # attachments uploaded ahead of a JSON report
 }
+# A report with its files: the text fields' limit plus every attachment at its largest.
+MULTIPART_MAX_BYTES = cp.LIMITS.body_bytes_max + cp.LIMITS.attachments_max * cp.LIMITS.attachment_bytes_max + FORM_OVERHEAD
+ATTACHMENT = docs.PURPOSES["complaint_attachment"]
 
 
 def _state(request: Request, name: str, make: Callable[[], Any]) -> Any:
@@ -119,14 +128,18 @@ def _state(request: Request, name: str, make: Callable[[], Any]) -> Any:
     return value
 
 
-def limited(action: str) -> Callable[[Request], Awaitable[None]]:
+def too_large(limit: int) -> ApiError:
+    kb = limit // 1024
+    return ApiError(413, f"Permintaan lebih besar dari {kb} KB.", f"The request is larger than {kb} KB.")
+
+
+def limited(action: str, max_bytes: int = cp.LIMITS.body_bytes_max) -> Callable[[Request], Awaitable[None]]:
     """A dependency: 429 with Retry-After when this client exceeds the action's rate; 413 for big bodies."""
 
     async def check(request: Request) -> None:
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > cp.LIMITS.body_bytes_max:
-            kb = cp.LIMITS.body_bytes_max // 1024
-            raise ApiError(413, f"Permintaan lebih besar dari {kb} KB.", f"The request is larger than {kb} KB.")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            raise too_large(max_bytes)
         limiter: RateLimiter = _state(request, "complaint_limiter", lambda: RateLimiter(LIMITS_PER_CLIENT))
         client = request.client.host if request.client else "unknown"
         wait = limiter.retry_after(action, client)
@@ -191,7 +204,7 @@ SealerDep = Annotated[IdentitySealer, Depends(sealer)]
 
 # --- schemas ---------------------------------------------------------------------------------------------
 class AttachmentIn(BaseModel):
-    """An attachment's metadata; the file itself goes to the document store, not through this API."""
+    """A file uploaded before (`POST /api/v1/complaints/attachments`), named by its hash; or send the files with the report (multipart)."""
 
     name: str | None = Field(default=None, max_length=200, description="file name with extension (pdf, jpg, jpeg, png, webp)")
     sha256: str | None = Field(default=None, max_length=64, description="hex SHA-256 of the file")
@@ -256,14 +269,27 @@ def _recent(request: Request) -> dict[str, float]:
 
 
 async def file_complaint(
-    request: Request, res: Resources, conn: Any, seal: IdentitySealer, body: ComplaintCreate, channel: str
+    request: Request, res: Resources, conn: Any, seal: IdentitySealer, body: ComplaintCreate, channel: str,
+    files: list[Any] | None = None,
 ) -> ComplaintFiledPublic:
-    """Check, seal and start one report; nothing is recorded when any check fails."""
+    """Check, seal and start one report; nothing is recorded (and no file stored) when any check fails."""
     data = body.model_dump()
-    data["attachments"] = [a.model_dump() for a in body.attachments]
-    problems = cp.validate_intake(data)
+    uploads: list[tuple[str, bytes, str]] = []
+    if files is not None:
+        # Files sent with the report: measured, typed by content and hashed here, never taken from the client.
+        uploads, file_problems = await read_files(files, ATTACHMENT, "attachments")
+        data["attachments"] = [docs.reference(n, docs.sha256_hex(c), len(c), m) for n, c, m in uploads]
+        problems = cp.validate_intake(data) + file_problems
+    else:
+        data["attachments"] = [a.model_dump() for a in body.attachments]
+        problems = cp.validate_intake(data)
+    hashes = [a.get("sha256") for a in data["attachments"]]
+    if not problems and len(set(hashes)) != len(hashes):
+        problems.append(cp.problem("attachments", "Berkas yang sama dilampirkan lebih dari sekali.", "The same file is attached more than once."))
     if problems:
         raise invalid(problems)
+    if files is None:
+        data["attachments"] = [await _uploaded(request, conn, i, a) for i, a in enumerate(data["attachments"])]
     if body.asn_nip is not None:
         known = await (await conn.execute("SELECT 1 FROM employees WHERE nip = %s", [body.asn_nip])).fetchone()
         if known is None:
@@ -288,6 +314,8 @@ async def file_complaint(
             "The same report has already been received and is in progress; track it with the code you received then.",
         )
     client = await res.temporal_client()
+    for name, content, media in uploads:  # stored only once every check has passed
+        await document_store(request).put(conn, content, name, media, ATTACHMENT.code, None)
     for _ in range(3):  # a code collision (60 random bits) is practically impossible, but is not an error
         code = cp.format_code(secrets.randbits(60))
         case_id = cp.case_id_for_code(code)
@@ -307,7 +335,7 @@ async def file_complaint(
             regulation=cp.COMPLAINT_REGULATION,
             identity_sealed=identity,
             asn_nip=body.asn_nip,
-            attachments=[{k: a[k] for k in ("name", "sha256", "size", "media_type")} for a in data["attachments"]],
+            attachments=[{k: a[k] for k in ("name", "sha256", "size", "media_type")} for a in data["attachments"]],  # as stored
             channel=channel,
         )
         try:
@@ -326,6 +354,18 @@ async def file_complaint(
         await _wait_filed(conn, case_id, res.settings.read_wait_seconds)
         return ComplaintFiledPublic(code=code, links={"status": f"{API}/{code}", "page": "/pengaduan/lacak"})
     raise ApiError(503, "Coba lagi.", "Try again.", headers={"Retry-After": "1"})
+
+
+async def _uploaded(request: Request, conn: Any, i: int, att: dict[str, Any]) -> dict[str, Any]:
+    """An attachment named by hash: it must be a stored complaint attachment of that size and type."""
+    stored = await stored_reference(request, conn, str(att["sha256"]).lower(), ATTACHMENT.code, f"attachments.{i}.sha256")
+    name = docs.clean_name(att.get("name"))
+    if docs.extension(name) not in docs.MEDIA_TYPES[stored["media_type"]][0] or att.get("size") != stored["size"]:
+        raise invalid([cp.problem(
+            f"attachments.{i}", "Nama atau ukuran lampiran tidak cocok dengan berkas yang diunggah.",
+            "The attachment's name or size does not match the uploaded file.",
+        )])
+    return docs.reference(name, stored["sha256"], stored["size"], stored["media_type"])
 
 
 async def _wait_filed(conn: Any, case_id: str, timeout: float) -> None:
@@ -467,12 +507,70 @@ def _num(value: Any) -> float | None:
 
 
 # --- the public API -----------------------------------------------------------------------------------------
-@router.post(API, status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintFiledPublic, dependencies=[Depends(limited("file"))])
-async def file_report(
-    body: ComplaintCreate, request: Request, conn: DbDep, res: ResourcesDep, seal: SealerDep
-) -> ComplaintFiledPublic:
-    """File a report without logging in; keep the returned `code` to track it and to reply."""
-    return await file_complaint(request, res, conn, seal, body, channel="api")
+INTAKE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ComplaintCreate.model_json_schema(ref_template="#/components/schemas/{model}")},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        **{k: {"type": "string"} for k in ("kind", "unit", "description", "asn_nip", "reporter_name", "reporter_contact")},
+                        "anonymous": {"type": "boolean"},
+                        "confidential": {"type": "boolean"},
+                        "attachments": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": cp.LIMITS.attachments_max},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def intake_body(request: Request) -> tuple[ComplaintCreate, list[Any] | None]:
+    """The report as JSON (attachments by hash) or as multipart/form-data with the files themselves."""
+    try:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            check_length(request, MULTIPART_MAX_BYTES)
+            form = await request.form(max_files=cp.LIMITS.attachments_max + 1, max_fields=20, max_part_size=cp.LIMITS.body_bytes_max)
+            fields: dict[str, Any] = {k: v for k, v in form.items() if k != "attachments" and isinstance(v, str)}
+            for flag in ("anonymous", "confidential"):
+                fields[flag] = str(fields.get(flag, "")).lower() in ("true", "on", "1", "yes")
+            for key in ("asn_nip", "reporter_name", "reporter_contact", "unit"):
+                if not str(fields.get(key) or "").strip():
+                    fields.pop(key, None)
+            return ComplaintCreate.model_validate(fields), list(form.getlist("attachments"))
+        raw = await request.body()
+        if len(raw) > cp.LIMITS.body_bytes_max:
+            raise too_large(cp.LIMITS.body_bytes_max)
+        return ComplaintCreate.model_validate_json(raw or b"{}"), None
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    except ApiError:
+        raise
+    except Exception:  # noqa: BLE001 - a malformed multipart body is the caller's error
+        raise ApiError(422, "Isi permintaan tidak dapat dibaca.", "The request body cannot be read.") from None
+
+
+@router.post(
+    API, status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintFiledPublic, openapi_extra=INTAKE_BODY,
+    dependencies=[Depends(limited("file", MULTIPART_MAX_BYTES))],
+)
+async def file_report(request: Request, conn: DbDep, res: ResourcesDep, seal: SealerDep) -> ComplaintFiledPublic:
+    """File a report without logging in (JSON, or multipart/form-data with up to 5 files); keep the returned `code`."""
+    body, files = await intake_body(request)
+    return await file_complaint(request, res, conn, seal, body, channel="api", files=files)
+
+
+@router.post(
+    f"{API}/attachments", status_code=status.HTTP_201_CREATED, response_model=DocumentRef,
+    dependencies=[Depends(limited("upload", ATTACHMENT.max_bytes + FORM_OVERHEAD))],
+)
+async def upload_attachment(request: Request, conn: DbDep) -> DocumentRef:
+    """Upload one attachment ahead of a JSON report (multipart `file`); name it in the report by the returned hash."""
+    form = await read_form(request, ATTACHMENT.max_bytes + FORM_OVERHEAD, "file")
+    return await store_one(request, conn, form.get("file"), ATTACHMENT, None)
 
 
 @router.get(f"{API}/metrics", dependencies=[Depends(limited("read"))])

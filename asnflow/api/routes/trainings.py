@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -15,6 +15,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.routes.documents import stored_reference
+from asnflow.domain import documents as docs
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import UNITS_BY_CODE
 from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND
@@ -73,7 +75,7 @@ class EnrolmentCreate(BaseModel):
 
 
 class EvidenceCreate(BaseModel):
-    file_sha256: str = Field(max_length=128, description="SHA-256 of the certificate file (64 lowercase hex characters)")
+    file_sha256: str = Field(max_length=128, description="SHA-256 of the certificate uploaded to POST /api/v1/documents (purpose training_certificate)")
     hours: int = Field(description="Lesson hours (JP) stated on the certificate")
     completed_on: str = Field(max_length=32, description="ISO date the activity was completed")
     certificate_no: str = Field(default="", max_length=100)
@@ -306,15 +308,22 @@ async def list_enrolments(
 
 
 @router.post("/enrolments/{case_id}/evidence", response_model=ActionDone)
-async def submit_evidence(case_id: str, body: EvidenceCreate, user: CurrentUser, res: ResourcesDep) -> ActionDone:
-    """Completion evidence: the certificate by its SHA-256, its lesson hours and date (a reused file is refused)."""
+async def submit_evidence(case_id: str, body: EvidenceCreate, request: Request, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> ActionDone:
+    """Completion evidence: the certificate uploaded to `POST /api/v1/documents` (named by its SHA-256), hours and date (a reused file is refused)."""
     parts = case_id.split("-")
     if len(parts) < 4 or parts[0] != "training" or not parts[1].isdigit():
         raise ApiError(404, "Pelatihan tidak ditemukan.", "Enrolment not found.")
+    digest = body.file_sha256.strip().lower()
+    if not docs.SHA256_RE.match(digest):
+        raise ApiError(422, "Hash berkas harus SHA-256 (64 karakter heksadesimal).", "The file hash must be SHA-256 (64 hex characters).",
+                       [{"field": "file_sha256", "id": "Hash tidak valid.", "en": "Invalid hash."}])
+    stored = await stored_reference(request, conn, digest, tr.EVIDENCE_PURPOSE, "file_sha256")
+    await conn.commit()  # no transaction held open while the workflow decides
     done = await _update(
         res, case_id, TrainingEnrolmentWorkflow.submit_evidence,
-        EvidenceInput(actor=user.actor(), file_sha256=body.file_sha256, hours=body.hours, completed_on=body.completed_on,
-                      certificate_no=body.certificate_no, file_name=body.file_name),
+        EvidenceInput(actor=user.actor(), file_sha256=digest, hours=body.hours, completed_on=body.completed_on,
+                      certificate_no=body.certificate_no, file_name=docs.clean_name(body.file_name) or stored["name"],
+                      file_size=stored["size"], media_type=stored["media_type"]),
         ApiError(404, "Pelatihan tidak ditemukan atau sudah selesai.", "Enrolment not found or already closed."),
     )
     return ActionDone(case_id=done.case_id, event_type=done.event_type, position=done.position)
