@@ -39,7 +39,7 @@ class Mailbox:
         self.controller.stop()
 
     def keys(self) -> list[str]:
-        return [m["X-Asnflow-Key"] for _, m in self.received]
+        return [str(m["X-Asnflow-Key"]).strip() for _, m in self.received]  # a long key is folded onto a new line
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for rcpt, m in self.received if address in rcpt]

@@ -132,3 +132,13 @@ async def api_stack(client: Client, tmp_dir: Path, prefix: str, views: list[str]
     async with running_stack(client, tmp_dir, prefix, views) as (settings, store):
         async with api_client(settings) as api:
             yield Stack(api, settings, store)
+
+
+def pdf_bytes(tag: str = "") -> bytes:
+    """A small file that is a PDF by its content (magic bytes), unique per tag."""
+    return b"%PDF-1.4\n% asnflow test " + (tag or str(uuid.uuid4())).encode() + b"\n%%EOF\n"
+
+
+async def upload(api: ApiClient, nip: str, content: bytes, name: str = "sertifikat.pdf", purpose: str = "training_certificate") -> httpx.Response:
+    """Upload one file to the document store as `nip`."""
+    return await api.post("/api/v1/documents", nip, files={"file": (name, content, "application/octet-stream")}, data={"purpose": purpose})

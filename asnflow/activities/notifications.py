@@ -38,6 +38,7 @@ from asnflow.workflows.deadline_contracts import (
     TaskDeadlinesInput,
     TaskRef,
 )
+from asnflow.workflows.training_contracts import JpReminderMailInput, MailSummary
 
 OUTBOX_DDL = (
     "CREATE TABLE IF NOT EXISTS notification_outbox ("
@@ -337,6 +338,55 @@ class NotificationActivities:
         ]
         return await deliver_messages(self.database_url, self.mail, messages)
 
+    @activity.defn(name="send_jp_reminders")
+    async def send_jp_reminders(self, inp: JpReminderMailInput) -> MailSummary:
+        """Mail one Q4 reminder moment to each employee below the yearly JP and to their OPD heads, each at most once."""
+        nips = [e["nip"] for e in inp.employees] + [h["nip"] for h in inp.heads]
+        async with await psycopg.AsyncConnection.connect(self.database_url, row_factory=dict_row) as conn:
+            rows = await (await conn.execute("SELECT to_jsonb(e) AS rec FROM employees e WHERE nip = ANY(%s)", (nips,))).fetchall()
+        people = {r["rec"]["nip"]: r["rec"] for r in rows}
+        at = datetime.fromisoformat(inp.scheduled_for)
+        when_id, when_en = format_id(at, self.calendar).split(" pukul")[0], format_en(at, self.calendar).rsplit(",", 1)[0]
+        link = f"{self.mail.public_url}/me"
+        messages: list[MailMessage] = []
+
+        def add(nip: str, audience: str, subject: str, body_id: list[str], body_en: list[str]) -> None:
+            person = people.get(nip)
+            to = self._address(person) if person else None
+            if person and to:
+                messages.append(render(
+                    self.mail, key=f"{inp.key}:{audience}:{nip}", case_id=f"training-{inp.year}", task_id=None, nip=nip, to=to,
+                    subject=subject, name=person["nama"], body_id=body_id, body_en=body_en, link=link,
+                ))
+
+        for e in inp.employees:
+            add(
+                e["nip"], "employee",
+                f"[asnflow] Hak pengembangan kompetensi {inp.year}: baru {e['jp']} dari {inp.min_jp} JP / Competency development: {e['jp']} of {inp.min_jp} JP",
+                [f"Per {when_id} Anda baru mengikuti {e['jp']} JP pengembangan kompetensi tahun {inp.year}; hak dan kewajiban setiap PNS "
+                 f"paling sedikit {inp.min_jp} JP per tahun (PP 11/2017 ps. 203 ayat 4). Bicarakan pelatihan yang masih mungkin dengan atasan Anda."],
+                [f"As of {when_en} you have {e['jp']} lesson hours (JP) of competency development in {inp.year}; every civil servant is entitled "
+                 f"and expected to reach at least {inp.min_jp} JP a year. Talk to your superior about training still possible this year."],
+            )
+        below_by_unit: dict[str, list[dict[str, Any]]] = {}
+        for e in inp.employees:
+            below_by_unit.setdefault(e["unit"], []).append(e)
+        for h in inp.heads:
+            staff = below_by_unit.get(h["unit"], [])
+            names = ", ".join(f"{people.get(e['nip'], {}).get('nama', e['nip'])} ({e['jp']} JP)" for e in staff[:50])
+            more_id = f" dan {len(staff) - 50} lainnya" if len(staff) > 50 else ""
+            more_en = f" and {len(staff) - 50} more" if len(staff) > 50 else ""
+            add(
+                h["nip"], "head",
+                f"[asnflow] {h['below']} pegawai {h['unit']} di bawah {inp.min_jp} JP ({inp.year}) / {h['below']} staff below {inp.min_jp} JP",
+                [f"Per {when_id}, {h['below']} pegawai di unit Anda belum mencapai {inp.min_jp} JP tahun {inp.year}: {names}{more_id}.",
+                 "Mohon usulkan atau rekomendasikan pelatihan bagi mereka sebelum akhir tahun."],
+                [f"As of {when_en}, {h['below']} staff of your unit have not reached {inp.min_jp} JP in {inp.year}: {names}{more_en}.",
+                 "Please propose or recommend training for them before the year ends."],
+            )
+        report = await deliver_messages(self.database_url, self.mail, messages)
+        return MailSummary(sent=len(report.sent), already_sent=len(report.already_sent), disabled=len(report.disabled))
+
     @activity.defn(name="send_digests")
     async def send_digests(self, inp: DigestInput) -> DigestResult:
         """One mail per approver on a working day: what waits for them and what is late (mine, my pool, delegated to me)."""
@@ -479,5 +529,5 @@ def notification_activities(settings: Any) -> list[Any]:
     notify = NotificationActivities(settings.database_url, MailConfig.from_settings(settings))
     return [
         DeadlineActivities().task_deadlines, notify.prepare_task_notice, notify.deliver,
-        notify.prepare_announcement, notify.deliver_announcement, notify.send_digests,
+        notify.prepare_announcement, notify.deliver_announcement, notify.send_digests, notify.send_jp_reminders,
     ]

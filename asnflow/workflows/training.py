@@ -9,11 +9,13 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
-from asnflow.workflows.human_tasks import CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
+from asnflow.workflows.human_tasks import MAIL_RETRY, CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
 
 with workflow.unsafe.imports_passed_through():
     from asnflow.activities.documents import DocumentActivities
+    from asnflow.activities.notifications import NotificationActivities
     from asnflow.activities.recording import DirectoryActivities
     from asnflow.activities.training import TrainingActivities
     from asnflow.domain import training as tr
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         FindEvidenceInput,
         HoldBudgetInput,
         HoldBudgetResult,
+        JpReminderMailInput,
         JpTallyInput,
         NeedsAnalysisInput,
         RescheduleInput,
@@ -55,6 +58,8 @@ READ_TIMEOUT = timedelta(minutes=2)
 CHECK_RETRY = RetryPolicy(maximum_attempts=3)
 # Histories recorded before evidence files were claimed replay without the claim.
 CLAIM_EVIDENCE_PATCH = "evidence-claim-v1"
+# Histories recorded before the Q4 reminders were mailed replay without the mail.
+JP_MAIL_PATCH = "jp-reminder-mail-v1"
 
 
 def _at(iso: str) -> datetime:
@@ -202,15 +207,35 @@ class TrainingWorkflow(CaseWorkflow):
             retry_policy=READ_RETRY,
         )
         st.schedule.done.extend(due)
-        await self.record(
-            self.event(
-                "JpShortfallReminded",
-                {
-                    "year": self._year, "scheduled_for": due[-1], "folded": due[:-1], "min_jp": self._rules.min_jp_per_year,
-                    "employees": shortfalls.employees, "heads": shortfalls.heads,
-                },
+        key = f"training-jp:{self._year}:{due[-1]}"
+        mailed = workflow.patched(JP_MAIL_PATCH)
+        payload: dict[str, Any] = {
+            "year": self._year, "scheduled_for": due[-1], "folded": due[:-1], "min_jp": self._rules.min_jp_per_year,
+            "employees": shortfalls.employees, "heads": shortfalls.heads,
+        }
+        if mailed:
+            payload["key"] = key
+        await self.record(self.event("JpShortfallReminded", payload))
+        if mailed:
+            await self._mail_reminder(key, due[-1], shortfalls)
+
+    async def _mail_reminder(self, key: str, scheduled_for: str, shortfalls: Any) -> None:
+        """The reminder through the outbox: retried for hours (each key sent once), then recorded as failed."""
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_jp_reminders,
+                JpReminderMailInput(
+                    key=key, year=self._year, min_jp=self._rules.min_jp_per_year, scheduled_for=scheduled_for,
+                    employees=shortfalls.employees, heads=shortfalls.heads,
+                ),
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=MAIL_RETRY,
             )
-        )
+        except ActivityError as err:
+            recipients = [e["nip"] for e in shortfalls.employees] + [h["nip"] for h in shortfalls.heads]
+            await self.record(
+                self.event("NotificationFailed", {"key": key, "task_id": None, "error": str(err.cause or err), "recipients": recipients})
+            )
 
     async def _report(self, inp: StartCycleInput) -> CaseResult:
         """The year-end compliance report per unit, with the budget's plan against its use; then the case closes."""

@@ -192,3 +192,24 @@ class FindEvidenceInput:
 @dataclass
 class UnitHeadInput:
     unit: str
+
+
+@dataclass
+class JpReminderMailInput:
+    """One Q4 reminder moment's mail: each employee below the yearly JP and each OPD head with their count."""
+
+    key: str  # the moment's key; each mail's outbox key adds the recipient
+    year: int
+    min_jp: int
+    scheduled_for: str
+    employees: list[dict[str, Any]]  # {nip, unit, jp}
+    heads: list[dict[str, Any]]  # {nip, unit, below}
+
+
+@dataclass
+class MailSummary:
+    """Counts only: a year's reminder may reach thousands, and the keys stay in the outbox."""
+
+    sent: int = 0
+    already_sent: int = 0
+    disabled: int = 0

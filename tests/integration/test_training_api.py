@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from asnflow.activities.eventstore import max_position
+from asnflow.activities.eventstore import max_position, read_case
 from asnflow.domain import training as tr
 from asnflow.projections.runner import rebuild
 from asnflow.projections.training import TrainingView
@@ -26,7 +26,7 @@ from asnflow.runtime.demo_org import (
     roles_for,
 )
 from asnflow.runtime.settings import Settings
-from tests.support import Stack, api_stack
+from tests.support import Stack, api_stack, pdf_bytes, upload
 
 HR, HEAD = BKPSDM_STAFF_1_NIP, KEPALA_DISKOMINFO_NIP
 PROJECTED = ["employees", "cases", "tasks", "training"]
@@ -147,9 +147,14 @@ async def test_a_year_for_diskominfo_from_needs_analysis_to_the_compliance_repor
     await decide(stack, HR, eb, "TRAINING_VALIDATION", "VALIDATED")  # the head proposed: recommendation implied
     await until(stack, HEAD, enrol, lambda j: {e["status"] for e in j["data"]} == {"validated"}, year=year, unit="DISKOMINFO")
 
-    # Completion evidence by file hash: hours out of range and a reused file are refused.
-    digest = uuid.uuid4().hex * 2
-    evidence = {"file_sha256": digest, "hours": 40, "completed_on": today.isoformat(), "certificate_no": "BIMTEK-SPBE/001"}
+    # Completion evidence: the certificate goes to the document store first; a hash nothing was uploaded under is refused.
+    r = await upload(stack.api, a, pdf_bytes("sertifikat A"))
+    assert r.status_code == 201 and r.json()["media_type"] == "application/pdf", r.text
+    digest = r.json()["sha256"]
+    evidence = {"file_sha256": uuid.uuid4().hex * 2, "hours": 32, "completed_on": today.isoformat(), "certificate_no": "BIMTEK-SPBE/001"}
+    r = await api.post(f"{enrol}/{ea}/evidence", a, json=evidence)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "file_sha256" and "unggah" in r.json()["message_id"]
+    evidence["file_sha256"], evidence["hours"] = digest, 40
     r = await api.post(f"{enrol}/{ea}/evidence", a, json=evidence)
     assert r.status_code == 422 and r.json()["problems"][0]["field"] == "hours"
     r = await api.post(f"{enrol}/{ea}/evidence", a, json={**evidence, "hours": 32})
@@ -159,8 +164,15 @@ async def test_a_year_for_diskominfo_from_needs_analysis_to_the_compliance_repor
     r = await api.post(f"{enrol}/{eb}/evidence", b, json={**evidence, "hours": 24})
     assert r.status_code == 409 and r.json()["problems"][0]["field"] == "file_sha256"
     assert max_position(stack.store) == before
-    r = await api.post(f"{enrol}/{eb}/evidence", b, json={**evidence, "hours": 24, "file_sha256": uuid.uuid4().hex * 2})
+    other = (await upload(stack.api, b, pdf_bytes("sertifikat B"), "sertifikat-b.pdf")).json()["sha256"]
+    r = await api.post(f"{enrol}/{eb}/evidence", b, json={**evidence, "hours": 24, "file_sha256": other})
     assert r.status_code == 200
+    # The certificate is readable by its participant, BKPSDM and the unit's head; not by a colleague.
+    assert (await api.get(f"/api/v1/documents/{digest}", a)).content == pdf_bytes("sertifikat A")
+    for nip, code in ((HR, 200), (HEAD, 200), (c, 403)):
+        assert (await api.get(f"/api/v1/documents/{digest}", nip)).status_code == code, nip
+    submitted = [s.event.payload for s in read_case(stack.store, ea) if type(s.event).__name__ == "CompletionEvidenceSubmitted"][0]
+    assert (submitted["file_name"], submitted["file_size"], submitted["media_type"]) == ("sertifikat.pdf", len(pdf_bytes("sertifikat A")), "application/pdf")
     for nip, eid in ((a, ea), (b, eb)):
         await decide(stack, HR, eid, "TRAINING_VERIFICATION", "VERIFIED")
         await decide(stack, nip, eid, "TRAINING_EVALUATION", "SUBMITTED", {"relevance": 4, "quality": 5})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +18,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, read_case
+from asnflow.activities.notifications import MailConfig, NotificationActivities
+from asnflow.domain import documents as docs
 from asnflow.domain import training as tr
 from asnflow.projections.runner import run_projector
 from asnflow.runtime.demo_org import (
@@ -35,6 +37,7 @@ from asnflow.workflows.training import TrainingEnrolmentWorkflow, TrainingLatsar
 from asnflow.workflows.training_contracts import (
     EvidenceInput,
     HoldBudgetInput,
+    JpReminderMailInput,
     StartCycleInput,
     StartEnrolmentInput,
     StartLatsarInput,
@@ -42,6 +45,7 @@ from asnflow.workflows.training_contracts import (
     enrolment_case_id,
     latsar_case_id,
 )
+from tests.mailbox import Mailbox, text_of
 from tests.support import make_settings, prepare_database
 from tests.workflows.test_evaluation_workflow import save_history
 
@@ -52,10 +56,18 @@ class Rig:
     client: Client
     settings: Settings
     store: EventStore
+    mailbox: Mailbox
 
 
 @pytest.fixture(scope="module")
-async def rig(temporal_test_server: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+async def rig(temporal_test_server: str, tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> AsyncIterator[Rig]:
     from tests.conftest import create_database, drop_database
 
     # A server of our own: skipping a year here never moves the clock under other modules' cases.
@@ -63,6 +75,8 @@ async def rig(temporal_test_server: str, tmp_path_factory: pytest.TempPathFactor
     url = create_database("asnflow_training_wf")
     settings = make_settings(url, tmp_path_factory.mktemp("training-wf"))
     prepare_database(settings)
+    # Real mail: the Q4 reminders go through the outbox to this SMTP server.
+    settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port})
     store = EventStore(env=settings.store_env())
     stop = threading.Event()
     projector = threading.Thread(
@@ -72,7 +86,7 @@ async def rig(temporal_test_server: str, tmp_path_factory: pytest.TempPathFactor
     try:
         with ThreadPoolExecutor(8) as executor:
             async with build_worker(env.client, settings, store, executor):
-                yield Rig(env, env.client, settings, store)
+                yield Rig(env, env.client, settings, store, mailbox)
     finally:
         stop.set()
         projector.join(timeout=10)
@@ -141,6 +155,15 @@ def at(moment: datetime, expected: datetime | str) -> bool:
     """A timer fired at `expected` (recorded right after its read of the views)."""
     expected = datetime.fromisoformat(expected) if isinstance(expected, str) else expected
     return timedelta(0) <= moment - expected < timedelta(minutes=1)
+
+
+async def jp_mails(rig: Rig, year: int, count: int) -> None:
+    """Wait until `count` JP reminder mails of the year have arrived."""
+    for _ in range(2400):
+        if len([k for k in rig.mailbox.keys() if k.startswith(f"training-jp:{year}:")]) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} JP reminder mails")
 
 
 def diskominfo_staff() -> list[str]:
@@ -236,10 +259,36 @@ async def test_a_year_budget_checks_jp_tally_and_q4_reminders(rig: Rig) -> None:
     assert a.nip not in below and below[b.nip] == 0 and below[c.nip] == 0
     assert {"nip": KEPALA_DISKOMINFO_NIP, "unit": "DISKOMINFO", "below": 21} in first.payload["heads"]
     assert first.run_id != first_run  # the cycle continued as new after its third budget operation
-    await skip_to(rig, datetime.fromisoformat(reminders[2]) + timedelta(hours=1))
+    # One moment at a time, each moment's mail delivered before the clock moves on (a loaded machine sends slowly).
+    mailed = len(first.payload["employees"]) + len(first.payload["heads"])
+    for n, moment in enumerate(reminders[1:], start=2):
+        await jp_mails(rig, year, mailed)
+        await skip_to(rig, datetime.fromisoformat(moment) + timedelta(hours=1))
+        latest = (await events_of(rig, case_id, "JpShortfallReminded", n))[-1].event.payload
+        mailed += len(latest["employees"]) + len(latest["heads"])
     sent = await events_of(rig, case_id, "JpShortfallReminded", 3)
     assert all(at(s.event.occurred_at, r) for s, r in zip(sent, reminders, strict=True))
     assert [s.event.payload["scheduled_for"] for s in sent] == reminders
+
+    # Each moment's reminder is mailed through the outbox: every employee below 20 JP and every OPD head, once each.
+    expected = sum(len(s.event.payload["employees"]) + len(s.event.payload["heads"]) for s in sent)
+    await jp_mails(rig, year, expected)
+    keys = [k for k in rig.mailbox.keys() if k.startswith(f"training-jp:{year}:")]
+    assert len(keys) == len(set(keys)) == expected
+    first_key = f"training-jp:{year}:{reminders[0]}"
+    assert f"{first_key}:employee:{b.nip}" in keys and f"{first_key}:employee:{c.nip}" in keys
+    assert f"{first_key}:employee:{a.nip}" not in keys  # a reached 32 JP
+    head_mail = next(m for m in rig.mailbox.to(f"{KEPALA_DISKOMINFO_NIP}@asn.batangharikab.go.id") if m["X-Asnflow-Key"].strip() == f"{first_key}:head:{KEPALA_DISKOMINFO_NIP}")
+    assert "21 pegawai di unit Anda belum mencapai 20 JP" in text_of(head_mail) and "21 staff of your unit" in text_of(head_mail)
+    employee_mail = next(m for m in rig.mailbox.to(f"{b.nip}@asn.batangharikab.go.id") if m["X-Asnflow-Key"].strip() == f"{first_key}:employee:{b.nip}")
+    assert "baru mengikuti 0 JP" in text_of(employee_mail) and "you have 0 lesson hours" in text_of(employee_mail)
+    # A retry of the activity (same keys) sends nothing twice.
+    first = sent[0].event.payload
+    again = await NotificationActivities(rig.settings.database_url, MailConfig.from_settings(rig.settings)).send_jp_reminders(
+        JpReminderMailInput(key=first["key"], year=year, min_jp=20, scheduled_for=first["scheduled_for"], employees=first["employees"], heads=first["heads"])
+    )
+    assert (again.sent, again.already_sent) == (0, len(first["employees"]) + len(first["heads"]))
+    assert len([k for k in rig.mailbox.keys() if k.startswith(f"training-jp:{year}:")]) == expected
 
     await skip_to(rig, datetime.fromisoformat(report_at) + timedelta(minutes=5))
     result = await handle.result()
@@ -251,8 +300,54 @@ async def test_a_year_budget_checks_jp_tally_and_q4_reminders(rig: Rig) -> None:
     assert report.payload["courses"] == [{"course": "TEK-SPBE", "participants": 1, "relevance": 5.0, "quality": 4.0}]
     assert result.status == "completed" and result.outcome["compliant"] >= 1
     assert types(rig.store, case_id)[-2:] == ["ComplianceReportIssued", "CaseClosed"]
-    await save_history(handle, "training-year-cycle")
-    await save_history(enrolment, "trainingenrolment-verified")
+    await save_history(handle, "training-year-cycle-mailed")
+    await save_history(enrolment, "trainingenrolment-verified-claimed")
+
+
+async def test_the_same_certificate_raced_by_two_enrolments_is_refused_for_one(rig: Rig) -> None:
+    today = (await rig.env.get_current_time()).astimezone(tr.WIB).date()
+    head, hr = person(KEPALA_DISKOMINFO_NIP), person(BKPSDM_STAFF_1_NIP)
+    staff = [person(n) for n in diskominfo_staff()[3:6]]
+    course = "SOS-BERAKHLAK"
+    cases = []
+    for who in staff:  # proposed by the head (recommendation implied), unfunded here: no cycle needed
+        eid = enrolment_case_id(today.year, who.nip, course)  # type: ignore[arg-type]
+        await rig.client.start_workflow(
+            TrainingEnrolmentWorkflow.run,
+            StartEnrolmentInput(case_id=eid, year=today.year, nip=who.nip, course=course, proposed_by=head),  # type: ignore[arg-type]
+            id=eid, task_queue=rig.settings.task_queue,
+        )
+        await decide(rig, eid, 1, hr, "VALIDATED")
+        await events_of(rig, eid, "EnrolmentValidated")
+        cases.append(eid)
+    digest = uuid.uuid4().hex * 2
+
+    def submit(i: int) -> Any:
+        evidence = EvidenceInput(actor=staff[i], file_sha256=digest, hours=10, completed_on=today.isoformat(), file_name="berakhlak.pdf")
+        return rig.client.get_workflow_handle(cases[i]).execute_update(TrainingEnrolmentWorkflow.submit_evidence, evidence)
+
+    # Two enrolments submit the same file at once: both pass the view check, one claim wins.
+    results = await asyncio.gather(submit(0), submit(1), return_exceptions=True)
+    won = [i for i, r in enumerate(results) if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert isinstance(lost[0], WorkflowUpdateFailedError) and isinstance(lost[0].cause, ApplicationError)
+    assert lost[0].cause.type == "Conflict" and lost[0].cause.details[0]["field"] == "file_sha256"
+    claims = read_case(rig.store, docs.claim_case_id(tr.EVIDENCE_PURPOSE, digest))
+    assert [c.event.payload["owner_case_id"] for c in claims] == [cases[won[0]]]
+    loser = cases[1 - won[0]]
+    assert "CompletionEvidenceSubmitted" not in types(rig.store, loser)
+
+    # The view lags (its row is gone as if the projector had not seen it yet): the claim still refuses.
+    for _ in range(200):
+        with psycopg.connect(rig.settings.database_url) as conn:
+            if conn.execute("DELETE FROM training_evidence WHERE sha256 = %s", [digest]).rowcount:
+                break
+        await asyncio.sleep(0.05)
+    await refused(submit(2), "Conflict")
+    assert "CompletionEvidenceSubmitted" not in types(rig.store, cases[2])
+    # The winner itself may be asked again (an Update retried): its own claim does not refuse it.
+    assert len(read_case(rig.store, docs.claim_case_id(tr.EVIDENCE_PURPOSE, digest))) == 1
 
 
 async def test_latsar_escalates_a_late_probation_and_credits_the_pass(rig: Rig) -> None:
