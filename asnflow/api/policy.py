@@ -49,6 +49,7 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/pengaduan/lacak"): PUBLIC,
     ("POST", "/pengaduan/lacak"): PUBLIC,
     ("GET", "/pengaduan/statistik"): PUBLIC,
+    ("GET", "/pengaduan/kelola"): PUBLIC,  # the staff desk's shell: its script reads through the API with the person's token
     # Everyone signed in: handlers show only one's own rows, one's unit, or one's tasks.
     ("GET", "/api/v1/me"): SIGNED_IN,
     ("GET", "/api/v1/cases"): SIGNED_IN,

@@ -94,6 +94,7 @@ class TaskPublic(BaseModel):
     decided_by: str | None
     closed_at: datetime | None
     overdue: bool = False
+    context: dict[str, Any] | None = Field(default=None, description="reading material of the kind, e.g. complaint evidence in a RATING task (one task only)")
 
 
 class TasksPublic(BaseModel):

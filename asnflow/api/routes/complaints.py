@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api import web
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.documents import (
     FORM_OVERHEAD, DocumentRef, check_length, document_store, read_files, read_form, store_one, stored_reference,
@@ -768,6 +769,12 @@ async def track_page_result(request: Request, conn: DbDep, res: ResourcesDep) ->
     except ApiError as err:
         error = {"id": err.message_id, "en": err.message_en}
     return page("track", status=status_, notice=notice, error=error, code=fields.get("code", ""))
+
+
+@router.get("/pengaduan/kelola", response_class=HTMLResponse, include_in_schema=False)
+async def staff_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """The complaint desk for staff: the queue, identities for managers only, verification and follow-up forms, breaches."""
+    return web.render(request, res, "complaint_staff", stages=STAGE_LABELS, units=UNITS, limits=cp.LIMITS)
 
 
 @router.get("/pengaduan/statistik", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(limited("read"))])

@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.task_context import task_context
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.kinship import refuse_relatives
 from asnflow.api.schemas import (
@@ -210,7 +211,7 @@ async def get_task(task_id: str, user: CurrentUser, conn: DbDep) -> TaskPublic:
     task = await load_task(conn, task_id)
     if task is None or not (may_see(user, task) or await delegation_for(conn, user, task) is not None):
         raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.")
-    return TaskPublic(**task)
+    return TaskPublic(**task, context=await task_context(conn, task))
 
 
 async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) -> TaskActionPublic:

@@ -307,3 +307,166 @@ async function initDashboards() {
     else if (page === "dashboards") await initDashboards();
   } catch (e) { showError(e); }
 })();
+
+// === Complaints: the staff desk and complaint evidence beside a rating (a separate block) =================
+// Kept apart from the inbox/case code above: it only reads `current`, `api`, `esc`, `when` and `showError`.
+const cqBoth = (label) => label ? `${esc(label.id)} <span lang="en">/ ${esc(label.en)}</span>` : "—";
+const CQ_STAGES = {
+  verification: {id: "Menunggu verifikasi", en: "Awaiting verification"}, postponed: {id: "Ditunda", en: "Postponed"},
+  follow_up: {id: "Diteruskan ke OPD", en: "Routed to the agency"}, awaiting_reply: {id: "Menunggu tanggapan pelapor", en: "Awaiting the reporter"},
+  closed: {id: "Selesai", en: "Closed"},
+};
+let cqCurrent = null;
+
+async function cqDownload(sha, name) {
+  // The download needs the bearer token, so it is fetched here and handed to the browser as a file.
+  const r = await fetch(`/api/v1/documents/${sha}`, {headers: {"Authorization": "Bearer " + token(), "Accept-Language": window.LANG}});
+  if (!r.ok) { const b = await r.json().catch(() => ({})); throw new Error(b.message || r.statusText); }
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a"); a.href = url; a.download = name || sha; document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function cqBreaches(row) {
+  return (row.breaches || []).map((b) => `<span class="late">⚠ ${esc(b.level)} (${when(b.due_at)})</span>`).join("<br>") || "—";
+}
+
+async function cqLoadQueue() {
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData($("#cq-filters"))) if (v) params.set(k, v);
+  const list = await api("/api/v1/complaints/manage?" + params);
+  const body = $("#cq-table tbody"); body.innerHTML = "";
+  for (const row of list.data) {
+    const tr = document.createElement("tr"); tr.dataset.case = row.case_id;
+    const due = row.due || {};
+    const next = due.verification || due.follow_up || due.resolution;
+    const who = row.identity_visible ? (row.identity ? esc(row.identity.name) : (row.anonymous ? "anonim / anonymous" : "—")) : "<em>tersembunyi / hidden</em>";
+    tr.innerHTML = `<td>${when(row.filed_at)}</td><td>${esc(row.kind)} · ${esc(row.unit)}</td><td>${cqBoth(CQ_STAGES[row.stage])}</td>` +
+      `<td>${next ? when(next) : "—"}</td><td>${cqBreaches(row)}</td><td>${who}</td><td></td>`;
+    const b = document.createElement("button"); b.type = "button"; b.className = "secondary"; b.textContent = "Buka / Open";
+    b.addEventListener("click", () => cqOpen(row.case_id).catch(showError));
+    tr.lastElementChild.appendChild(b);
+    body.appendChild(tr);
+  }
+  if (!list.data.length) body.innerHTML = `<tr><td colspan="7">Tidak ada laporan. <span lang="en">No reports.</span></td></tr>`;
+}
+
+async function cqOpen(caseId) {
+  const row = await api(`/api/v1/complaints/manage/${encodeURIComponent(caseId)}`);
+  $("#cq-detail").hidden = false; $("#cq-case").textContent = row.case_id;
+  const identity = row.identity_visible
+    ? (row.identity ? `${esc(row.identity.name)}${row.identity.contact ? " · " + esc(row.identity.contact) : ""}` : (row.anonymous ? "anonim / anonymous" : "—"))
+    : "tersembunyi (hanya pengelola pengaduan) / hidden (complaint managers only)";
+  const facts = [["Jenis / Kind", esc(row.kind)], ["OPD / Agency", esc(row.unit)], ["Tahap / Stage", cqBoth(CQ_STAGES[row.stage])],
+    ["Pelapor / Reporter", identity], ["ASN", esc(row.asn_nip || "—")], ["Rahasia / Confidential", row.confidential ? "ya / yes" : "tidak / no"],
+    ["Batas verifikasi / Verify by", when((row.due || {}).verification)], ["Batas tindak lanjut / Follow up by", when((row.due || {}).follow_up)],
+    ["Batas penyelesaian / Resolve by", when((row.due || {}).resolution)], ["Pelanggaran / Breaches", cqBreaches(row)],
+    ["Eskalasi Inspektorat / Escalated", row.escalated ? '<span class="late">ya / yes</span>' : "tidak / no"]];
+  $("#cq-facts").innerHTML = facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v || "—"}</dd>`).join("");
+  $("#cq-description").textContent = row.description;
+  const files = $("#cq-attachments"); files.innerHTML = "";
+  for (const a of row.attachments || []) {
+    const li = document.createElement("li"); const b = document.createElement("button"); b.type = "button"; b.className = "secondary";
+    b.textContent = `${a.name} (${Math.ceil((a.size || 0) / 1024)} KB, ${a.media_type || "?"})`;
+    b.addEventListener("click", () => cqDownload(a.sha256, a.name).catch(showError));
+    li.appendChild(b); li.insertAdjacentHTML("beforeend", ` <code>${esc(a.sha256)}</code>`); files.appendChild(li);
+  }
+  if (!(row.attachments || []).length) files.innerHTML = "<li>—</li>";
+  const history = [...(row.follow_ups || []).map((f) => ({at: f.at || f.posted_at, text: `Tindak lanjut / Follow-up ${f.round || ""}: ${f.text}`})),
+    ...(row.responses || []).map((r) => ({at: r.at, text: `Pelapor / Reporter${r.satisfied ? " ✔" : ""}: ${r.message}`}))];
+  $("#cq-history").innerHTML = history.map((h) => `<li>${when(h.at)} — ${esc(h.text)}</li>`).join("") || "<li>—</li>";
+  await cqLoadTask(caseId);
+  $("#cq-detail-title").scrollIntoView();
+}
+
+async function cqLoadTask(caseId) {
+  const tasks = await api(`/api/v1/tasks?case_id=${encodeURIComponent(caseId)}`);
+  const t = tasks.data.find((x) => ["COMPLAINT_VERIFICATION", "COMPLAINT_FOLLOW_UP"].includes(x.kind) && ["open", "claimed"].includes(x.status));
+  cqCurrent = t || null;
+  $("#cq-task").hidden = !t; $("#cq-verify").hidden = !t || t.kind !== "COMPLAINT_VERIFICATION"; $("#cq-follow").hidden = !t || t.kind !== "COMPLAINT_FOLLOW_UP";
+  $("#cq-result").textContent = "";
+  if (!t) return;
+  $("#cq-task-title").textContent = `${t.title} — ${when(t.due_at)}`;
+  $("#cq-claim").hidden = !(t.status === "open" && !t.assignee_nip);
+  if (t.kind === "COMPLAINT_VERIFICATION") $("#cq-route-unit").value = t.unit || $("#cq-route-unit").value;
+}
+
+async function cqDecide(outcome, reason, data) {
+  try {
+    const r = await api(`/api/v1/tasks/${encodeURIComponent(cqCurrent.id)}/decision`, {method: "POST", body: JSON.stringify({outcome, reason, data})});
+    $("#cq-result").innerHTML = `<span class="ok">✔ ${esc(r.event_type)} #${r.position}</span>`;
+    await cqLoadQueue();
+  } catch (e) {
+    const detail = (e.body && e.body.problems || []).map((p) => `${p.id} / ${p.en}`).join("; ");
+    $("#cq-result").innerHTML = `<span class="err" role="alert">✘ ${esc(e.body ? e.body.message_id + " / " + e.body.message_en : e.message)}${detail ? ": " + esc(detail) : ""}</span>`;
+  }
+}
+
+async function cqInit() {
+  $("#cq-filters").addEventListener("submit", (ev) => { ev.preventDefault(); cqLoadQueue().catch(showError); });
+  $("#cq-claim").addEventListener("click", async () => {
+    try { await api(`/api/v1/tasks/${encodeURIComponent(cqCurrent.id)}/claim`, {method: "POST", body: "{}"}); await cqLoadTask(cqCurrent.case_id); }
+    catch (e) { showError(e); }
+  });
+  $("#cq-verify").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const outcome = $("#cq-verify-outcome").value;
+    const data = outcome === "VERIFIED" ? {unit: $("#cq-route-unit").value, asn_confirmed: $("#cq-asn-confirmed").checked} : {};
+    cqDecide(outcome, $("#cq-verify-reason").value.trim(), data);
+  });
+  $("#cq-follow").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    cqDecide($("#cq-follow-outcome").value, "", {text: $("#cq-follow-text").value.trim()});
+  });
+  await cqLoadQueue();
+}
+
+function cqEvidenceSection(rows, year) {
+  const section = document.createElement("section"); section.id = "cq-evidence"; section.setAttribute("aria-labelledby", "cq-evidence-title");
+  const items = rows.map((e) => `<li><strong>${esc(e.kind)} · ${esc(e.unit)}</strong> — ${when(e.verified_at)}<br>${esc(e.description)}` +
+    `${(e.follow_ups || []).map((f) => `<br><em>Tindak lanjut / Follow-up:</em> ${esc(f.text)}`).join("")}` +
+    `<br><em>Tanggapan ASN / The employee's response:</em> ${e.asn_response ? esc(e.asn_response) : "belum ada / none yet"}</li>`).join("");
+  section.innerHTML = `<h3 id="cq-evidence-title">Pengaduan masyarakat terverifikasi${year ? " " + esc(year) : ""} <span lang="en">Verified public complaints</span></h3>` +
+    `<p class="hint">Bahan pertimbangan penilaian perilaku kerja; identitas pelapor tidak pernah ditampilkan. <span lang="en">Material for the work-behaviour rating; reporters are never shown.</span></p>` +
+    (items ? `<ul>${items}</ul>` : "<p>Tidak ada. <span lang=\"en\">None.</span></p>");
+  return section;
+}
+
+function cqWatchRatingTask() {
+  // When the inbox opens a RATING task, show the complaint evidence from the task's context under its title.
+  const title = $("#decide-task");
+  if (!title) return;
+  new MutationObserver(async () => {
+    const old = $("#cq-evidence"); if (old) old.remove();
+    if (typeof current === "undefined" || !current || current.kind !== "RATING") return;
+    try {
+      const t = await api(`/api/v1/tasks/${encodeURIComponent(current.id)}`);
+      const rows = (t.context && t.context.complaint_evidence) || [];
+      if ($("#cq-evidence")) $("#cq-evidence").remove();
+      title.after(cqEvidenceSection(rows, null));
+    } catch (e) { showError(e); }
+  }).observe(title, {childList: true, characterData: true, subtree: true});
+}
+
+async function cqCaseEvidence() {
+  // On an evaluation's case page: the complaints about its subject that were verified in the rated year.
+  const id = $("#case-id").textContent.trim();
+  const c = await api(`/api/v1/cases/${encodeURIComponent(id)}`);
+  if (c.process !== "evaluation" || !c.subject_nip) return;
+  let rows;
+  try { rows = (await api(`/api/v1/complaints/evidence?nip=${encodeURIComponent(c.subject_nip)}`)).data; }
+  catch (e) { if (e.status === 403) return; throw e; }
+  const year = (c.data || {}).year;
+  rows = rows.filter((e) => !year || (e.verified_at && new Date(e.verified_at).getFullYear() === Number(year)));
+  $("#case-facts").after(cqEvidenceSection(rows, year));
+}
+
+(async () => {
+  const page = document.body.dataset.page;
+  if (!token()) return;
+  try {
+    if (page === "complaint_staff") await cqInit();
+    else if (page === "inbox") cqWatchRatingTask();
+    else if (page === "case") await cqCaseEvidence();
+  } catch (e) { showError(e); }
+})();
