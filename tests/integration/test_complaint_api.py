@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.activities.eventstore import EventStore, max_position, read_case
 from asnflow.api.app import create_app
 from asnflow.domain import complaints as cp
 from asnflow.projections.runner import run_projector
@@ -23,7 +24,7 @@ from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime import demo_org
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
-from tests.support import client_address, make_settings, prepare_database, token_for
+from tests.support import client_address, make_settings, pdf_bytes, prepare_database, token_for
 
 MANAGER = "199302122018021001"  # PENGELOLA_PENGADUAN, Diskominfo
 LIAISON = "199608242023082001"  # PENGHUBUNG_PENGADUAN, Diskominfo
@@ -53,7 +54,9 @@ async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.Te
     prepare_database(settings)
     store = EventStore(env=settings.store_env())
     stop = threading.Event()
-    projector = threading.Thread(target=run_projector, args=(settings.store_env(), list(PROJECTIONS), stop), daemon=True)
+    # The views these tests read: fewer runners hold fewer connections on a shared server.
+    views = ["employees", "cases", "tasks", "complaints", "evaluation", "delegations"]
+    projector = threading.Thread(target=run_projector, args=(settings.store_env(), views, stop), daemon=True)
     projector.start()
     app = create_app(settings)
     try:
@@ -82,7 +85,7 @@ def report(**overrides: Any) -> dict[str, Any]:
         "description": f"Permohonan akun layanan daring tidak diproses dua minggu. Ref {uuid.uuid4()}",
         "anonymous": False,
         **REPORTER,
-        "attachments": [{"name": "bukti.pdf", "sha256": "ab" * 32, "size": 120_000, "media_type": "application/pdf"}],
+        "attachments": [],
     }
     body.update(overrides)
     return body
@@ -155,7 +158,12 @@ async def test_a_flood_from_one_client_is_slowed_not_crashed(stack: Stack) -> No
 
 async def test_public_intake_to_resolution_with_identities_kept_to_managers(stack: Stack) -> None:
     async with stack.client("192.0.2.20") as citizen, stack.client("10.1.1.1") as staff:
-        r = await citizen.post("/api/v1/complaints", json=report(asn_nip=ASN))
+        # An attachment uploaded ahead of a JSON report, named in it by its hash.
+        r = await citizen.post("/api/v1/complaints/attachments", files={"file": ("bukti.pdf", pdf_bytes("antrean"), "application/pdf")})
+        assert r.status_code == 201, r.text
+        uploaded = r.json()
+        attachment = {k: uploaded[k] for k in ("name", "sha256", "size")}
+        r = await citizen.post("/api/v1/complaints", json=report(asn_nip=ASN, attachments=[attachment]))
         assert r.status_code == 202, r.text
         code = r.json()["code"]
         assert cp.normalise_code(code) == code
@@ -259,6 +267,49 @@ async def test_public_intake_to_resolution_with_identities_kept_to_managers(stac
         for secret in (*REPORTER.values(), ASN, code, case_id, "Akun sudah"):
             assert secret not in metrics
 
+        # The verified complaint is evidence inside the appraiser's RATING task of the ASN's evaluation.
+        rating = await rating_task(stack, staff)
+        r = await staff.get(f"/api/v1/tasks/{rating['id']}", headers=stack.auth(APPRAISER))
+        assert r.status_code == 200, r.text
+        context = r.json()["context"]
+        found = [e for e in context["complaint_evidence"] if e["case_id"] == case_id]
+        assert found and found[0]["asn_response"] == "Server antrean sempat mati." and context["complaint_evidence_note"]["en"]
+        assert REPORTER["reporter_name"] not in r.text and "identity" not in found[0]
+        inbox = (await staff.get("/api/v1/tasks", params={"case_id": rating["case_id"]}, headers=stack.auth(APPRAISER))).json()
+        assert all(t.get("context") is None for t in inbox["data"])  # only the one-task read carries it
+
+
+async def rating_task(stack: Stack, http: httpx.AsyncClient) -> dict[str, Any]:
+    """The ASN's 2025 evaluation driven to its RATING task (a past year: each step follows at once)."""
+    r = await http.post("/api/v1/evaluations", json={"nip": ASN, "year": 2025}, headers=stack.auth(ASN))
+    assert r.status_code == 202, r.text
+    case_id = r.json()["id"]
+    steps = {"SKP_DRAFT": (ASN, "SUBMITTED", {"targets": [{"indikator": "Layanan akun daring", "target": "100%"}]}),
+             "SKP_AGREEMENT": (APPRAISER, "AGREED", {}), "CHECK_IN": (APPRAISER, "DONE", {"feedback": "Sesuai rencana"})}
+    for _ in range(20):
+        async def next_task() -> dict[str, Any] | None:
+            for nip in (ASN, APPRAISER):
+                r = await http.get("/api/v1/tasks", params={"case_id": case_id}, headers=stack.auth(nip))
+                found = [t for t in r.json()["data"] if t["status"] == "open"]
+                if found:
+                    return found[0]
+            return None
+
+        task = await until(next_task, "the next evaluation task")
+        if task["kind"] == "RATING":
+            return task
+        nip, outcome, data = steps[task["kind"]]
+        outcome = outcome if outcome in task["outcomes"] else task["outcomes"][0]
+        r = await http.post(f"/api/v1/tasks/{task['id']}/decision", json={"outcome": outcome, "reason": "ok", "data": data}, headers=stack.auth(nip))
+        assert r.status_code == 200, r.text
+        await until(lambda: _closed(http, stack, nip, task["id"]), f"{task['kind']} decided")
+    raise AssertionError("no RATING task")
+
+
+async def _closed(http: httpx.AsyncClient, stack: Stack, nip: str, task_id: str) -> bool:
+    r = await http.get(f"/api/v1/tasks/{task_id}", headers=stack.auth(nip))
+    return r.status_code == 200 and r.json()["status"] == "done"
+
 
 async def track(http: httpx.AsyncClient, code: str) -> dict[str, Any]:
     r = await http.get(f"/api/v1/complaints/{code}")
@@ -288,3 +339,104 @@ async def test_public_pages_file_track_and_show_figures(stack: Stack) -> None:
         assert page.status_code == 200 and "Kode pelacakan tidak dikenal" in page.text and 'role="alert"' in page.text
         stats = await browser.get("/pengaduan/statistik")
         assert stats.status_code == 200 and "Dinas Komunikasi dan Informatika" in stats.text and "<th scope=\"col\">" in stats.text
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+EXE = b"MZ\x90\x00" + b"\x00" * 60
+
+
+def sql(stack: Stack, statement: str, params: list[Any] | None = None) -> Any:
+    """One statement on the store's pooled connection (a shared server has few connections to spare)."""
+    with stack.store.recorder.datastore.get_connection() as conn, conn.cursor() as curs:  # type: ignore[attr-defined]
+        curs.execute(statement, params or [])
+        row = curs.fetchone() if curs.description else None
+        conn.commit()
+    return row
+
+
+async def documents_count(stack: Stack) -> int:
+    exists = sql(stack, "SELECT to_regclass('documents') IS NOT NULL AS e")
+    if not (exists["e"] if isinstance(exists, dict) else exists[0]):
+        return 0  # created with the first stored file
+    row = sql(stack, "SELECT count(*) AS n FROM documents")
+    return int(row["n"] if isinstance(row, dict) else row[0])
+
+
+def multipart_fields(**overrides: Any) -> dict[str, str]:
+    body = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in report(**overrides).items() if k != "attachments" and v is not None}
+    return body
+
+
+async def test_files_come_with_the_report_are_typed_by_content_and_read_only_by_staff(stack: Stack) -> None:
+    pdf = pdf_bytes(f"kwitansi {uuid.uuid4()}")
+    fields = multipart_fields(asn_nip=ASN)
+    async with stack.client("192.0.2.40") as citizen, stack.client("10.2.2.2") as staff:
+        before, stored = max_position(stack.store), await documents_count(stack)
+        # Declared types are ignored: an executable called .pdf is refused by its content, a PDF called .png by its name.
+        for files, field in (
+            ([("attachments", ("bukti.pdf", EXE, "application/pdf"))], "attachments.0"),
+            ([("attachments", ("foto.png", pdf, "image/png"))], "attachments.0"),
+            ([("attachments", (f"f{i}.pdf", pdf_bytes(str(i)), "application/pdf")) for i in range(6)], "attachments"),
+            ([("attachments", ("a.pdf", pdf, "application/pdf")), ("attachments", ("b.pdf", pdf, "application/pdf"))], "attachments"),
+        ):
+            async with stack.client(f"192.0.2.{41 + len(files)}") as sender:  # each its own rate budget
+                body = bilingual(await sender.post("/api/v1/complaints", data=fields, files=files), 422)
+            assert field in {p["field"] for p in body["problems"]}, body
+        body = bilingual(await citizen.post("/api/v1/complaints/attachments", files={"file": ("besar.pdf", b"%PDF-" + b"0" * (10 * 2**20), "application/pdf")}), 422)
+        assert "10 MB" in body["message_id"]
+        assert max_position(stack.store) == before and await documents_count(stack) == stored  # nothing recorded, nothing stored
+
+        files = [("attachments", ("kwitansi.pdf", pdf, "application/octet-stream")), ("attachments", ("../../foto loket.png", PNG, "text/plain"))]
+        r = await citizen.post("/api/v1/complaints", data=fields, files=files)
+        assert r.status_code == 202, r.text
+        code = r.json()["code"]
+        case_id = cp.case_id_for_code(code)
+        again = await citizen.post("/api/v1/complaints", data=fields, files=files)
+        bilingual(again, 409)  # the same report again: duplicate detection
+
+        filed = [s.event.payload for s in read_case(stack.store, case_id) if type(s.event).__name__ == "ComplaintFiled"][0]
+        assert filed["attachments"] == [
+            {"name": "kwitansi.pdf", "sha256": hashlib.sha256(pdf).hexdigest(), "size": len(pdf), "media_type": "application/pdf"},
+            {"name": "foto loket.png", "sha256": hashlib.sha256(PNG).hexdigest(), "size": len(PNG), "media_type": "image/png"},
+        ]
+        digest = filed["attachments"][0]["sha256"]
+
+        async def get(nip: str | None) -> httpx.Response:
+            return await staff.get(f"/api/v1/documents/{digest}", headers=stack.auth(nip) if nip else {})
+
+        await until(lambda: _managed(staff, stack, case_id), "the report in the managers' view")
+        r = await get(MANAGER)
+        assert r.status_code == 200 and r.content == pdf and r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"].startswith("attachment;")
+        assert (await get(LIAISON)).status_code == 200  # the agency's liaison
+        for nip in (OTHER_LIAISON, COLLEAGUE, ASN):
+            bilingual(await get(nip), 403)
+        assert (await get(None)).status_code == 401
+        bilingual(await staff.get(f"/api/v1/documents/{'0' * 64}", headers=stack.auth(MANAGER)), 404)
+
+        # A stored file whose bytes no longer match its hash is refused: for reading and for naming in a report.
+        sql(stack, "UPDATE documents SET content = %s WHERE sha256 = %s", [pdf + b"tampered", digest])
+        bilingual(await get(MANAGER), 409)
+        body = report(description=f"Lampiran yang sama untuk laporan lain {uuid.uuid4()}", attachments=[{"name": "kwitansi.pdf", "sha256": digest, "size": len(pdf)}])
+        bilingual(await citizen.post("/api/v1/complaints", json=body), 409)
+        png = filed["attachments"][1]
+        body = report(description=f"Ukuran lampiran salah {uuid.uuid4()}", attachments=[{"name": "x.png", "sha256": png["sha256"], "size": 1}])
+        assert bilingual(await citizen.post("/api/v1/complaints", json=body), 422)["problems"][0]["field"] == "attachments.0"
+        body["attachments"] = [{"name": "x.png", "sha256": "ab" * 32, "size": 10}]
+        assert "unggah" in bilingual(await citizen.post("/api/v1/complaints", json=body), 422)["message_id"]
+
+
+async def _managed(http: httpx.AsyncClient, stack: Stack, case_id: str) -> bool:
+    r = await http.get(f"/api/v1/complaints/manage/{case_id}", headers=stack.auth(MANAGER))
+    return r.status_code == 200
+
+
+async def test_the_staff_desk_page(stack: Stack) -> None:
+    async with stack.client("10.3.3.3") as browser:
+        page = await browser.get("/pengaduan/kelola")
+        assert page.status_code == 200 and 'data-page="complaint_staff"' in page.text
+        for element in ("cq-filters", "cq-table", "cq-verify", "cq-follow", "cq-route-unit", "cq-verify-reason", "cq-follow-text", "cq-escalated"):
+            assert f'id="{element}"' in page.text, element
+        assert "Pengelolaan pengaduan" in page.text and "Complaint desk" in page.text
+        script = (await browser.get("/static/app.js")).text
+        assert "function cqInit" in script and "/api/v1/complaints/manage" in script

@@ -134,11 +134,13 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Permintaan lebih besar dari {kb} KB.", f"The request is larger than {kb} KB.")
 
 
-def limited(action: str, max_bytes: int = cp.LIMITS.body_bytes_max) -> Callable[[Request], Awaitable[None]]:
-    """A dependency: 429 with Retry-After when this client exceeds the action's rate; 413 for big bodies."""
+def limited(action: str, multipart_bytes: int | None = None) -> Callable[[Request], Awaitable[None]]:
+    """A dependency: 413 for big bodies (before anything is counted), then 429 with Retry-After past the action's rate."""
 
     async def check(request: Request) -> None:
         length = request.headers.get("content-length")
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        max_bytes = multipart_bytes if multipart and multipart_bytes else cp.LIMITS.body_bytes_max
         if length is not None and length.isdigit() and int(length) > max_bytes:
             raise too_large(max_bytes)
         limiter: RateLimiter = _state(request, "complaint_limiter", lambda: RateLimiter(LIMITS_PER_CLIENT))
@@ -556,7 +558,7 @@ async def intake_body(request: Request) -> tuple[ComplaintCreate, list[Any] | No
 
 @router.post(
     API, status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintFiledPublic, openapi_extra=INTAKE_BODY,
-    dependencies=[Depends(limited("file", MULTIPART_MAX_BYTES))],
+    dependencies=[Depends(limited("file", multipart_bytes=MULTIPART_MAX_BYTES))],
 )
 async def file_report(request: Request, conn: DbDep, res: ResourcesDep, seal: SealerDep) -> ComplaintFiledPublic:
     """File a report without logging in (JSON, or multipart/form-data with up to 5 files); keep the returned `code`."""
@@ -566,7 +568,7 @@ async def file_report(request: Request, conn: DbDep, res: ResourcesDep, seal: Se
 
 @router.post(
     f"{API}/attachments", status_code=status.HTTP_201_CREATED, response_model=DocumentRef,
-    dependencies=[Depends(limited("upload", ATTACHMENT.max_bytes + FORM_OVERHEAD))],
+    dependencies=[Depends(limited("upload", multipart_bytes=ATTACHMENT.max_bytes + FORM_OVERHEAD))],
 )
 async def upload_attachment(request: Request, conn: DbDep) -> DocumentRef:
     """Upload one attachment ahead of a JSON report (multipart `file`); name it in the report by the returned hash."""

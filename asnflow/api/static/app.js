@@ -457,7 +457,7 @@ async function cqCaseEvidence() {
   try { rows = (await api(`/api/v1/complaints/evidence?nip=${encodeURIComponent(c.subject_nip)}`)).data; }
   catch (e) { if (e.status === 403) return; throw e; }
   const year = (c.data || {}).year;
-  rows = rows.filter((e) => !year || (e.verified_at && new Date(e.verified_at).getFullYear() === Number(year)));
+  rows = rows.filter((e) => !year || (e.verified_at && new Date(e.verified_at).getFullYear() >= Number(year)));
   $("#case-facts").after(cqEvidenceSection(rows, year));
 }
 
