@@ -31,7 +31,7 @@ from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, Resourc
 from asnflow.api import web
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.documents import (
-    FORM_OVERHEAD, DocumentRef, check_length, document_store, read_files, read_form, store_one, stored_reference,
+    FORM_OVERHEAD, DocumentRef, check_length, document_store, read_files, read_form, store_one, stored_reference, upload_body,
 )
 from asnflow.api.routes.tasks import STATUS_BY_ERROR
 from asnflow.domain import documents as docs
@@ -510,11 +510,26 @@ def _num(value: Any) -> float | None:
 
 
 # --- the public API -----------------------------------------------------------------------------------------
+def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its nested models written in place (this body is documented by hand)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.rsplit("/", 1)[-1]])
+            return {k: walk(v) for k, v in node.items()}
+        return [walk(v) for v in node] if isinstance(node, list) else node
+
+    return walk(schema)  # type: ignore[no-any-return]
+
+
 INTAKE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": ComplaintCreate.model_json_schema(ref_template="#/components/schemas/{model}")},
+            "application/json": {"schema": inline_defs(ComplaintCreate.model_json_schema())},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -567,7 +582,7 @@ async def file_report(request: Request, conn: DbDep, res: ResourcesDep, seal: Se
 
 
 @router.post(
-    f"{API}/attachments", status_code=status.HTTP_201_CREATED, response_model=DocumentRef,
+    f"{API}/attachments", status_code=status.HTTP_201_CREATED, response_model=DocumentRef, openapi_extra=upload_body(),
     dependencies=[Depends(limited("upload", multipart_bytes=ATTACHMENT.max_bytes + FORM_OVERHEAD))],
 )
 async def upload_attachment(request: Request, conn: DbDep) -> DocumentRef:

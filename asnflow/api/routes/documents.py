@@ -27,6 +27,15 @@ OVERSIGHT = ("ADMIN", "AUDITOR")
 COMPLAINT_READERS = ("PENGELOLA_PENGADUAN", "ADMIN", "AUDITOR")
 COMPLAINT_UNIT_READERS = ("PENGHUBUNG_PENGADUAN", "KEPALA_OPD")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields beside the files
+
+
+def upload_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a one-file multipart body (read by hand so that its size is refused before it is parsed)."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": ["file", *fields], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the file")]
 
 
@@ -89,7 +98,10 @@ async def read_files(files: list[Any], purpose: docs.Purpose, field_name: str) -
     return good, problems
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentRef)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=DocumentRef,
+    openapi_extra=upload_body(purpose={"type": "string", "enum": sorted(UPLOADERS)}),
+)
 async def upload(request: Request, user: CurrentUser, conn: DbDep) -> DocumentRef:
     """Upload one file (multipart: `file`, `purpose`): typed by its content, stored once per SHA-256; the hash names it in events."""
     form = await read_form(request, max(p.max_bytes for p in docs.PURPOSES.values()) + FORM_OVERHEAD, "file, purpose")
