@@ -154,3 +154,65 @@ def test_citizen_files_a_complaint_and_tracks_it(stack: DevStack, browser_page: 
     shot(page, "complaint-track")
     page.goto(base + "/pengaduan/statistik")
     shot(page, "complaint-metrics")
+
+
+def sign_in_as(page: Page, stack: DevStack, nip: str, path: str) -> None:
+    """Sign in with a token of someone outside the demo picker's list (as a gateway would inject it)."""
+    page.goto(stack.url + path)
+    page.evaluate("t => localStorage.setItem('asnflow-token', t)", stack.token(nip))
+    page.reload()
+    expect(page.locator("#me")).not_to_be_empty()
+
+
+def test_complaint_desk_verifies_and_the_liaison_follows_up(stack: DevStack, browser_page: Page, tmp_path: Path) -> None:
+    page, base = browser_page, stack.url
+    manager, liaison = "199302122018021001", "199608242023082001"  # PENGELOLA_PENGADUAN; PENGHUBUNG_PENGADUAN of Diskominfo
+    evidence = tmp_path / "bukti-antrean.pdf"
+    evidence.write_bytes(b"%PDF-1.4\n% antrean loket\n%%EOF\n")
+
+    # A citizen files a named report with a file through the public form (multipart from the browser).
+    page.goto(base + "/pengaduan")
+    page.select_option("#kind", value="PENGADUAN")
+    page.select_option("#unit", value="DISKOMINFO")
+    page.fill("#description", "Loket layanan akun daring tutup tanpa pemberitahuan selama tiga hari kerja berturut-turut.")
+    page.fill("#reporter_name", "Rahmawati Desa Sungai Buluh")
+    page.set_input_files("#attachments", str(evidence))
+    page.click("#complaint button[type=submit]")
+    expect(page.locator("#result .code")).to_be_visible(timeout=15000)
+
+    # The manager sees the reporter and the file, and verifies with a reason, routing to the agency.
+    sign_in_as(page, stack, manager, "/pengaduan/kelola")
+    row = page.locator("#cq-table tbody tr", has_text="Rahmawati")
+    for _ in range(60):
+        if row.count():
+            break
+        page.click("#cq-filters button[type=submit]")
+        page.wait_for_timeout(250)
+    row.first.get_by_role("button", name="Buka / Open").click()
+    expect(page.locator("#cq-facts")).to_contain_text("Rahmawati")
+    expect(page.locator("#cq-attachments")).to_contain_text("bukti-antrean.pdf")
+    expect(page.locator("#cq-verify")).to_be_visible(timeout=15000)
+    page.select_option("#cq-verify-outcome", "VERIFIED")
+    page.select_option("#cq-route-unit", "DISKOMINFO")
+    page.fill("#cq-verify-reason", "Lengkap; kewenangan Diskominfo")
+    page.click("#cq-verify button[type=submit]")
+    expect(page.locator("#cq-result .ok")).to_contain_text("TaskDecided", timeout=15000)
+    shot(page, "complaint-desk-manager")
+
+    # The liaison sees the report without the reporter, claims the follow-up and posts the plan.
+    sign_in_as(page, stack, liaison, "/pengaduan/kelola")
+    page.select_option("#cq-stage", "follow_up")
+    row = page.locator("#cq-table tbody tr", has_text="tersembunyi")
+    for _ in range(60):
+        if row.count():
+            break
+        page.click("#cq-filters button[type=submit]")
+        page.wait_for_timeout(250)
+    row.first.get_by_role("button", name="Buka / Open").click()
+    expect(page.locator("#cq-facts")).not_to_contain_text("Rahmawati")
+    expect(page.locator("#cq-follow")).to_be_visible(timeout=15000)
+    page.click("#cq-claim")
+    page.fill("#cq-follow-text", "Loket dibuka kembali mulai Senin; petugas cadangan ditetapkan.")
+    page.click("#cq-follow button[type=submit]")
+    expect(page.locator("#cq-result .ok")).to_contain_text("TaskDecided", timeout=15000)
+    shot(page, "complaint-desk-liaison")
