@@ -74,7 +74,11 @@ class DocumentStore:
             )
             new = inserted.rowcount == 1
             if not new:
-                await self.verified(conn, digest)  # a corrupted copy is not silently reused
+                try:
+                    await self.verified(conn, digest)
+                except DocumentCorruptError:
+                    # The upload hashes to the address, the stored copy does not: the original repairs it.
+                    await conn.execute("UPDATE documents SET content = %s, size = %s WHERE sha256 = %s", [content, len(content), digest])
             await conn.execute(
                 "INSERT INTO document_uploads (sha256, name, purpose, uploaded_by) VALUES (%s, %s, %s, %s)",
                 [digest, name, purpose, uploaded_by],

@@ -424,6 +424,11 @@ async def test_files_come_with_the_report_are_typed_by_content_and_read_only_by_
         assert bilingual(await citizen.post("/api/v1/complaints", json=body), 422)["problems"][0]["field"] == "attachments.0"
         body["attachments"] = [{"name": "x.png", "sha256": "ab" * 32, "size": 10}]
         assert "unggah" in bilingual(await citizen.post("/api/v1/complaints", json=body), 422)["message_id"]
+        # Uploading the original again repairs the stored copy.
+        async with stack.client("192.0.2.60") as uploader:
+            r = await uploader.post("/api/v1/complaints/attachments", files={"file": ("kwitansi.pdf", pdf, "application/pdf")})
+        assert r.status_code == 201 and r.json()["sha256"] == digest and not r.json()["new"]
+        assert (await get(MANAGER)).content == pdf
 
 
 async def _managed(http: httpx.AsyncClient, stack: Stack, case_id: str) -> bool:
