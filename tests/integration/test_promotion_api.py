@@ -22,8 +22,8 @@ from asnflow.runtime.demo_org import (
     KEPALA_BKPSDMD_NIP,
     KEPALA_DISKOMINFO_NIP,
 )
-from tests.support import Stack, api_stack
-from tests.workflows.test_promotion_workflow import SHA, register_employee
+from tests.support import Stack, api_stack, pdf_bytes, upload
+from tests.workflows.test_promotion_workflow import register_employee
 
 OPD_HEAD, HR1, HR2, BUPATI = KEPALA_DISKOMINFO_NIP, BKPSDM_STAFF_1_NIP, BKPSDM_STAFF_2_NIP, BUPATI_NIP
 TODAY = (datetime.now(UTC) + pr.WIB_OFFSET).date()
@@ -34,6 +34,18 @@ PERIOD = pr.open_periods(TODAY)[0]
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("promo-api"), "asnflow_promo", None) as s:
         yield s
+
+
+SHA = ""  # the dossier file the OPD head uploads to the document store (set by the fixture below)
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def dossier_file(stack: Stack) -> None:
+    """A verified dossier names only stored files: the proposer uploads one first."""
+    global SHA
+    r = await upload(stack.api, OPD_HEAD, pdf_bytes("berkas usul kenaikan pangkat"), "berkas-usul.pdf", "promotion_document")
+    assert r.status_code == 201, r.text
+    SHA = r.json()["sha256"]
 
 
 def tmt_for(period: date, years: int = 4, late_days: int = 0) -> str:
@@ -139,8 +151,15 @@ async def test_chain_with_return_rejection_and_decree_through_the_api(stack: Sta
     revision = await task_of(stack, OPD_HEAD, case_id, "PROMOTION_REVISION")
     await decide(stack, OPD_HEAD, revision, "RESUBMITTED", reason="Ijazah legalisir dilampirkan")
     verify = await task_of(stack, HR1, case_id, "PROMOTION_VERIFICATION")
+    unknown = {"documents": [{**d, "sha256": "ef" * 32} for d in docs()["documents"]]}
+    r = await stack.api.post(f"/api/v1/tasks/{verify['id']}/decision", HR1, json={"outcome": "VERIFIED", "data": unknown, "reason": "Lengkap"})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "documents.0.sha256", r.text  # never uploaded
     await decide(stack, HR1, verify, "VERIFIED", docs(), "Lengkap")
     await task_of(stack, HR2, case_id, "PROMOTION_BKN_PERTEK")
+    # The dossier file: for the proposer, BKPSDM and the employee; not for a colleague.
+    assert (await stack.api.get(f"/api/v1/documents/{SHA}", HR1)).content == pdf_bytes("berkas usul kenaikan pangkat")
+    assert (await stack.api.http.get(f"/api/v1/documents/{SHA}", headers=as_subject(stack, nip))).status_code == 200
+    assert (await stack.api.get(f"/api/v1/documents/{SHA}", KABID_APTIKA_NIP)).status_code == 403
 
     # BKN's approvals arrive as a file: the matching case continues, an unknown one is reported.
     stranger = "199001012015031999"

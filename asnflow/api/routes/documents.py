@@ -50,12 +50,14 @@ class DocumentRef(BaseModel):
     new: bool
 
 
-def document_store(request: Request) -> DocumentStore:
-    """One store object per app (it remembers that its tables exist)."""
-    store = getattr(request.app.state, "document_store", None)
-    if store is None:
-        store = request.app.state.document_store = DocumentStore()
-    return store  # type: ignore[no-any-return]
+STORE = DocumentStore()
+# Decisions whose data name stored files: (task kind, outcome) -> (list field, purpose).
+DECISION_DOCUMENTS = {("PROMOTION_VERIFICATION", "VERIFIED"): ("documents", "promotion_document")}
+
+
+def document_store(request: Request | None = None) -> DocumentStore:
+    """The process's store object (it remembers that its tables exist)."""
+    return STORE
 
 
 def invalid_file(problems: list[dict[str, Any]]) -> ApiError:
@@ -137,7 +139,7 @@ async def store_one(request: Request, conn: Any, file: Any, purpose: docs.Purpos
     return DocumentRef(**ref, purpose=purpose.code, new=new)
 
 
-async def stored_reference(request: Request, conn: Any, sha256: str, purpose: str, field_name: str) -> dict[str, Any]:
+async def stored_reference(request: Request | None, conn: Any, sha256: str, purpose: str, field_name: str) -> dict[str, Any]:
     """A file an event may name: uploaded for this purpose and still matching its hash; else 422/409."""
     store = document_store(request)
     meta = await store.meta(conn, sha256)
@@ -154,6 +156,18 @@ async def stored_reference(request: Request, conn: Any, sha256: str, purpose: st
         raise corrupt() from None
     name = meta.names[meta.purposes.index(purpose)]
     return docs.reference(name, meta.sha256, meta.size, meta.media_type)
+
+
+async def check_decision_documents(conn: Any, kind: str, outcome: str, data: dict[str, Any]) -> None:
+    """A decision naming files (a verified promotion dossier) names only stored, intact files of their purpose."""
+    rule = DECISION_DOCUMENTS.get((kind, outcome))
+    items = data.get(rule[0]) if rule and isinstance(data, dict) else None
+    if not rule or not isinstance(items, list):
+        return  # the workflow's validator reports a missing or malformed list
+    for n, item in enumerate(items):
+        digest = str(item.get("sha256", "")) if isinstance(item, dict) else ""
+        if docs.SHA256_RE.match(digest):
+            await stored_reference(None, conn, digest, rule[1], f"{rule[0]}.{n}.sha256")
 
 
 # --- who may read a file: anyone who may read a case that names it ------------------------------------
@@ -181,11 +195,29 @@ async def _certificate_readable(conn: Any, user: User, sha256: str) -> bool:
     return any(r["nip"] == user.nip or (user.has("KEPALA_OPD") and r["unit"] == user.unit) for r in rows)
 
 
+async def _dossier_readable(conn: Any, user: User, sha256: str) -> bool:
+    rows = await (
+        await conn.execute(
+            "SELECT c.subject_nip, c.unit FROM tasks t JOIN cases c ON c.id = t.case_id"
+            " WHERE t.kind = 'PROMOTION_VERIFICATION' AND t.data -> 'documents' @> %s::jsonb",
+            [f'[{{"sha256": "{sha256}"}}]'],
+        )
+    ).fetchall()
+    if not rows:
+        return False
+    if user.has("BKPSDM", *OVERSIGHT):
+        return True
+    return any(r["subject_nip"] == user.nip or (user.has("KEPALA_OPD") and r["unit"] == user.unit) for r in rows)
+
+
 async def may_read(conn: Any, user: User, meta: Any) -> bool:
-    """The uploader, or a reader of a case that references the file (complaints and training evidence from their views)."""
+    """The uploader, or a reader of a case that references the file (complaints, certificates, verified dossiers: from views)."""
     if user.nip in meta.uploaders:
         return True
-    return await _complaint_readable(conn, user, meta.sha256) or await _certificate_readable(conn, user, meta.sha256)
+    for readable in (_complaint_readable, _certificate_readable, _dossier_readable):
+        if await readable(conn, user, meta.sha256):
+            return True
+    return False
 
 
 @router.get("/{sha256}", responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}})

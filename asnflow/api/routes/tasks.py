@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.routes.documents import check_decision_documents
 from asnflow.api.task_context import task_context
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.kinship import refuse_relatives
@@ -226,6 +227,8 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
         row = await load_task(conn, task_id)
         if row is not None:
             await refuse_relatives(conn, actor.nip, row["subject_nip"])
+            if update is CaseWorkflow.decide:
+                await check_decision_documents(conn, row["kind"], arg.outcome, arg.data)
     client = await res.temporal_client()
     handle = client.get_workflow_handle(case_id)
     try:
