@@ -51,15 +51,16 @@ class DocumentStore:
     """Content-addressed files: put once per hash, read back only while the content still matches its hash."""
 
     def __init__(self) -> None:
-        self._ready = False
+        self._ready: set[tuple[str, int, str]] = set()
 
     async def ensure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Create the tables once per process (idempotent DDL)."""
-        if not self._ready:
+        """Create the tables once per process and database (idempotent DDL)."""
+        where = (conn.info.host, conn.info.port, conn.info.dbname)
+        if where not in self._ready:
             for stmt in DDL:
                 await conn.execute(stmt)
             await conn.commit()
-            self._ready = True
+            self._ready.add(where)
 
     async def put(
         self, conn: psycopg.AsyncConnection[Any], content: bytes, name: str, media_type: str, purpose: str, uploaded_by: str | None
