@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,3 +218,54 @@ def test_complaint_desk_verifies_and_the_liaison_follows_up(stack: DevStack, bro
     page.click("#cq-follow button[type=submit]")
     expect(page.locator("#cq-result .ok")).to_contain_text("TaskDecided", timeout=15000)
     shot(page, "complaint-desk-liaison")
+
+
+def test_the_appraiser_sees_complaint_evidence_in_the_rating_task(stack: DevStack, browser_page: Page) -> None:
+    import httpx
+
+    page, base = browser_page, stack.url
+    employee, boss = user("Ordinary employee"), user("appraiser of the demo employee")
+    manager = "199302122018021001"
+    text = f"Pegawai meminta imbalan untuk mempercepat pengurusan akun layanan daring ({os.getpid()})."
+    with httpx.Client(base_url=base, timeout=30) as http:
+        def auth(nip: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {stack.token(nip)}"}
+
+        def open_task(nips: tuple[str, ...], case_id: str, kinds: tuple[str, ...]) -> dict:
+            for _ in range(200):
+                for nip in nips:
+                    found = [t for t in http.get("/api/v1/tasks", params={"case_id": case_id}, headers=auth(nip)).json()["data"]
+                             if t["kind"] in kinds and t["status"] == "open"]
+                    if found:
+                        return found[0]
+                time.sleep(0.1)
+            raise AssertionError(f"no open {kinds} on {case_id}")
+
+        r = http.post("/api/v1/complaints", json={"kind": "PENGADUAN", "unit": "DISKOMINFO", "description": text, "anonymous": True,
+                                                   "asn_nip": employee["nip"]})
+        assert r.status_code == 202, r.text
+        complaint = "complaint-" + hashlib.sha256(r.json()["code"].encode()).hexdigest()[:32]
+        verify = open_task((manager,), complaint, ("COMPLAINT_VERIFICATION",))
+        r = http.post(f"/api/v1/tasks/{verify['id']}/decision", json={"outcome": "VERIFIED", "reason": "Bukti cukup"}, headers=auth(manager))
+        assert r.status_code == 200, r.text
+
+        r = http.post("/api/v1/evaluations", json={"nip": employee["nip"], "year": 2025}, headers=auth(employee["nip"]))
+        assert r.status_code in (202, 409), r.text
+        case_id = f"evaluation-2025-{employee['nip']}"
+        steps = {"SKP_DRAFT": (employee["nip"], {"targets": [{"indikator": "Akun layanan daring", "target": "100%"}]}),
+                 "SKP_AGREEMENT": (boss["nip"], {}), "CHECK_IN": (boss["nip"], {"feedback": "Sesuai rencana"})}
+        for _ in range(20):
+            task = open_task((employee["nip"], boss["nip"]), case_id, ("SKP_DRAFT", "SKP_AGREEMENT", "CHECK_IN", "RATING"))
+            if task["kind"] == "RATING":
+                break
+            nip, data = steps[task["kind"]]
+            r = http.post(f"/api/v1/tasks/{task['id']}/decision", json={"outcome": task["outcomes"][0], "reason": "ok", "data": data}, headers=auth(nip))
+            assert r.status_code == 200, r.text
+
+    sign_in(page, base, boss["nip"])
+    row = task_row(page, "RATING")
+    row.get_by_role("button", name="Buka").click()
+    expect(page.locator("#cq-evidence")).to_contain_text(text, timeout=15000)
+    shot(page, "rating-with-complaint-evidence")
+    page.locator("#case-link").click()
+    expect(page.locator("#cq-evidence")).to_contain_text(text, timeout=15000)

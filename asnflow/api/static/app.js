@@ -443,7 +443,8 @@ function cqWatchRatingTask() {
       const t = await api(`/api/v1/tasks/${encodeURIComponent(current.id)}`);
       const rows = (t.context && t.context.complaint_evidence) || [];
       if ($("#cq-evidence")) $("#cq-evidence").remove();
-      title.after(cqEvidenceSection(rows, null));
+      // After the heading that holds the task's title, not inside it.
+      (title.closest("h1, h2, h3, legend") || title).after(cqEvidenceSection(rows, null));
     } catch (e) { showError(e); }
   }).observe(title, {childList: true, characterData: true, subtree: true});
 }
