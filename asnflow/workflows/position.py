@@ -65,11 +65,14 @@ class PositionCase(CareerCase):
         return TaskSpec(kind=kind, title=f"{title} — {self._jabatan}", outcomes=outcomes, due_working_days=pos.POSITION_DUE_WORKING_DAYS.get(kind, 5),
                         reason_required_for=["CONFLICT", "REJECTED", "NONE_SUITABLE", "FAILED", "NOT_RECOMMENDED"], **kw)
 
-    def _relatives(self, nip: str) -> dict[str, str]:
+    def _kin_of(self, nip: str) -> dict[str, str]:
         return self._kin.get(nip, {})
 
-    async def _declarations(self, panel: str, kind: str, members: list[str], title: str) -> Any:
-        """Registry conflicts recuse a member at once; everyone else declares over the candidate list in a task of their own."""
+    async def _declarations(self, panel: str, kind: str, members: list[str], title: str, others: int = 0) -> Any:
+        """Registry conflicts recuse a member at once; everyone else declares over the candidate list in a task of their own.
+
+        `others` counts members without a NIP (external pansel members) who sit without a registry entry or a login.
+        """
         found = pos.panel_conflicts(members, list(self._candidates), self._kin)
         self._members = list(members)
         open_for = [m for m in members if m not in found]
@@ -89,9 +92,9 @@ class PositionCase(CareerCase):
         rule = pos.PANEL_RULES[panel]
         event = self.event("PanelConflictsDeclared", {
             "panel": panel, "members": rows, "sitting": self._sitting, "recused": [r["nip"] for r in rows if r["conflict"]],
-            "min_sitting": rule.min_sitting, "regulation": rule.regulation,
+            "external_sitting": others, "min_sitting": rule.min_sitting, "regulation": rule.regulation,
         })
-        if len(self._sitting) < rule.min_sitting:
+        if len(self._sitting) + others < rule.min_sitting:
             await self._fail([event], "KUORUM_PANEL", rule.regulation, panel)
         return event
 
@@ -171,7 +174,7 @@ class PositionCase(CareerCase):
 
     def _not_relative(self, decision: DecisionInput, nip: str | None) -> None:
         who = acting(decision.actor)
-        if nip is not None and (nip in who or who & set(self._relatives(nip))):
+        if nip is not None and (nip in who or who & set(self._kin_of(nip))):
             raise conflict("Anda kerabat yang dideklarasikan (atau diri sendiri) dari calon ini.",
                            "You are a declared relative of this candidate (or the candidate).", "KERABAT")
 
@@ -398,11 +401,8 @@ class JptSelectionWorkflow(PositionCase):
         )
         self._kin = got.relatives
         declared = await self._declarations("PANSEL", PANSEL_DECLARATION, self._pansel_nips,
-                                            "Pernyataan konflik kepentingan pansel / Selection committee conflict-of-interest declaration")
-        # External members have no registry entry or login; they sit unless the chair records otherwise.
-        external = len(inp.pansel) - len(self._pansel_nips)
-        if len(self._sitting) + external < pos.PANEL_RULES["PANSEL"].min_sitting:
-            await self._fail([declared], "KUORUM_PANEL", pos.PANEL_RULES["PANSEL"].regulation, "PANSEL")
+                                            "Pernyataan konflik kepentingan pansel / Selection committee conflict-of-interest declaration",
+                                            others=len(inp.pansel) - len(self._pansel_nips))
         if self._chair not in self._sitting:
             await self._fail([declared], "KETUA_BERHALANGAN", pos.PANEL_RULES["PANSEL"].regulation, "PANSEL")
         await self.record(declared)

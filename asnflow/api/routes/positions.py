@@ -67,7 +67,7 @@ class SelectionCreate(BaseModel):
 
 
 class RecommendationItem(BaseModel):
-    case_id: str = Field(pattern=r"^jpt-\d{4}-\d{2}-[A-Z0-9_]+$")
+    case_id: str = Field(pattern=r"^jpt-\d{4}-\d{2}-[A-Z0-9_-]+$")
     nip: Nip
     status: Literal["RECOMMENDED", "NOT_RECOMMENDED"]
     nomor: str = Field(min_length=1, max_length=200)
