@@ -73,20 +73,21 @@ def past_predicates(store: EventStore, nip: str, predicates: dict[int, str]) -> 
 
 
 def person(store: EventStore, *, predicates: tuple[str, str] = ("BAIK", "BAIK"), born: date | None = None, cpns: date = date(2010, 3, 1),
-           **overrides: Any) -> str:
+           on: date | None = None, **overrides: Any) -> str:
     """A fictional PNS with two past predicates; by default a pelaksana III/c, S1, five years in post, competency 75."""
+    on = on or TODAY[0]
     rng = random.Random(uuid.uuid4().int)
     birth = born or date(1980, 1, 1) + timedelta(days=rng.randrange(3000))
     nip = make_nip(birth, cpns, rng.choice("LP"), rng.randrange(1, 999))
     record_ = {
         "nip": nip, "nama": f"Calon Uji {nip[-4:]}", "jenis_kelamin": "L" if nip[14] == "1" else "P", "tanggal_lahir": birth.isoformat(),
         "golongan": "III/c", "tmt_golongan": "2021-04-01", "jabatan": "Analis Sistem Informasi", "jenis_jabatan": "PELAKSANA", "unit": "DISKOMINFO",
-        "atasan_nip": KABID_APTIKA_NIP, "pendidikan": "S1", "tmt_jabatan": years_before(TODAY[0], 5).isoformat(), "nilai_kompetensi": 75.0,
+        "atasan_nip": KABID_APTIKA_NIP, "pendidikan": "S1", "tmt_jabatan": years_before(on, 5).isoformat(), "nilai_kompetensi": 75.0,
         "roles": ["PEGAWAI"],
     }
     record_.update(overrides)
     import_employees(store, [record_], SYSTEM, source="test")
-    past_predicates(store, nip, {TODAY[0].year - 2: predicates[0], TODAY[0].year - 1: predicates[1]})
+    past_predicates(store, nip, {on.year - 2: predicates[0], on.year - 1: predicates[1]})
     return nip
 
 
