@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from temporalio import activity
 
-from asnflow.activities.promotion import people_facts, relatives_of
+from asnflow.activities.promotion import load_config, people_facts, relatives_of
 from asnflow.domain import position as pos
 from asnflow.workflows.position_contracts import KinInput, KinResult, PoolInput, PoolResult
 
@@ -25,23 +26,30 @@ def compute_pool(conn: psycopg.Connection[Any], inp: PoolInput) -> PoolResult:
 class PositionActivities:
     """Reads for the Tim Penilai session and the open selection."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, data_dir: Path) -> None:
         self.database_url = database_url
+        self.data_dir = Path(data_dir)
+
+    def _freezes(self) -> list[dict[str, Any]]:
+        return list(load_config(self.data_dir).get("freezes") or [])
 
     @activity.defn(name="position_talent_pool")
     def talent_pool(self, inp: PoolInput) -> PoolResult:
         """The talent pool (PermenPANRB 3/2020) computed from the directory and evaluation views."""
         with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
-            return compute_pool(conn, inp)
+            result = compute_pool(conn, inp)
+        result.freezes = self._freezes()
+        return result
 
     @activity.defn(name="position_kinship")
     def kinship(self, inp: KinInput) -> KinResult:
         """Declared relatives of the NIPs given (either side declared them)."""
         with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
-            return KinResult(relatives=relatives_of(conn, sorted(set(inp.nips))))
+            relatives = relatives_of(conn, sorted(set(inp.nips)))
+        return KinResult(relatives=relatives, freezes=self._freezes())
 
 
 def position_activities(settings: Any) -> list[Any]:
     """The position activities wired to the worker's database."""
-    acts = PositionActivities(settings.database_url)
+    acts = PositionActivities(settings.database_url, settings.data_dir)
     return [acts.talent_pool, acts.kinship]

@@ -43,6 +43,10 @@ class PositionRejected(CaseEvent):
     """payload: level, rejected_by (the reason is on the envelope)."""
 
 
+class PositionFreezeApproved(CaseEvent):
+    """payload: freeze, letter_nomor, letter_tanggal, entered_by (the Home Minister's written approval inside an election freeze)."""
+
+
 class PositionDecreed(CaseEvent):
     """payload: nip, jabatan, jenis_jabatan, unit, sk_nomor, sk_tanggal, decided_by, document {name, path, sha256, size}."""
 
@@ -366,6 +370,7 @@ POSITION_DUE_WORKING_DAYS: dict[str, int] = {
     "POSITION_TPK_DECLARATION": 3,
     "POSITION_TPK_RECOMMENDATION": 5,
     "POSITION_PPK_DECISION": 5,
+    "POSITION_MENDAGRI_APPROVAL": 20,
     "POSITION_DECREE": 5,
     "POSITION_INAUGURATION": 10,
     "JPT_PANSEL_FORMATION": 5,

@@ -192,6 +192,7 @@ POSITION_STAGES: dict[type, str] = {
     po.PositionVacancyOpened: "KELOMPOK_TALENTA",
     po.TalentPoolComputed: "DEKLARASI_PANEL",
     po.PositionCandidatesRecommended: "KEPUTUSAN_PPK",
+    po.PositionFreezeApproved: "SK",
     po.PositionDecreed: "PELANTIKAN",
     po.PositionApplied: "SELESAI",
     po.PositionRejected: "DITOLAK",
@@ -273,6 +274,8 @@ class _Positions:
             sets["tmt_jabatan"] = p["tmt_jabatan"]
         elif isinstance(event, po.PositionRejected | po.JptSelectionFailed):
             sets["failed_rule"] = p.get("rule") or p.get("level")
+        elif isinstance(event, ev.TaskOpened) and p.get("kind") == "POSITION_MENDAGRI_APPROVAL":
+            sets["stage"] = "PERSETUJUAN_MENDAGRI"  # only inside an election freeze
         elif isinstance(event, ev.CaseClosed):
             sets["status"] = p.get("status", "completed")
         elif not isinstance(event, ev.CaseEvent):

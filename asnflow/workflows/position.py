@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         PANSEL_FORMATION,
         POSITION_DECREE,
         PPK_DECISION,
+        POSITION_MENDAGRI,
         PPK_PICK,
         TPK_DECLARATION,
         TPK_RECOMMENDATION,
@@ -60,10 +61,11 @@ class PositionCase(CareerCase):
         self._chosen: str | None = None
         self._choosable: list[str] = []
         self._decree: dict[str, Any] = {}
+        self._freezes: tuple[rules.Freeze, ...] = rules.ELECTION_FREEZES
 
     def _spec(self, kind: str, title: str, outcomes: list[str], **kw: Any) -> TaskSpec:
         return TaskSpec(kind=kind, title=f"{title} — {self._jabatan}", outcomes=outcomes, due_working_days=pos.POSITION_DUE_WORKING_DAYS.get(kind, 5),
-                        reason_required_for=["CONFLICT", "REJECTED", "NONE_SUITABLE", "FAILED", "NOT_RECOMMENDED"], **kw)
+                        reason_required_for=["CONFLICT", "REJECTED", "NONE_SUITABLE", "FAILED", "NOT_RECOMMENDED", "REFUSED"], **kw)
 
     def _kin_of(self, nip: str) -> dict[str, str]:
         return self._kin.get(nip, {})
@@ -121,6 +123,17 @@ class PositionCase(CareerCase):
         nip = self._chosen
         assert nip is not None
         who = self._candidates[nip]
+        freeze = rules.freeze_on(today_wib(), self._freezes)
+        if freeze is not None:
+            # UU 10/2016 ps. 71: inside an election freeze no official is placed without the Home Minister's written approval.
+            approval = await self.human_task(
+                self._spec(POSITION_MENDAGRI, "Persetujuan tertulis Mendagri / Home Minister's approval", ["APPROVED", "REFUSED"],
+                           candidate_role="BKPSDM", unit="BKPSDMD"), *before)
+            if approval.outcome != "APPROVED":
+                await self._rejected([], "MENDAGRI", approval)
+            before = [self.event("PositionFreezeApproved", {"freeze": freeze.to_dict(), "letter_nomor": approval.data["nomor"],
+                                                            "letter_tanggal": approval.data["tanggal"], "entered_by": approval.actor.nip},
+                                 approval.actor, approval.reason)]
         decree = await self.human_task(self._spec(POSITION_DECREE, "Penetapan SK pengangkatan / Appointment decree", ["DECREED"],
                                                   candidate_role="BUPATI"), *before)
         self._decree = decree.data
@@ -190,6 +203,9 @@ class PositionCase(CareerCase):
                     return [rules.problem("data.nip", f"Pilih salah satu dari {self._choosable}.", f"Choose one of {self._choosable}.")]
                 self._not_relative(decision, data["nip"])
             return []
+        if kind == POSITION_MENDAGRI:
+            self._not_relative(decision, self._chosen)
+            return text_problems(data, "nomor") + date_problem(data, "tanggal") if decision.outcome == "APPROVED" else []
         if kind == POSITION_DECREE:
             self._not_panel_or_proposer(decision)
             self._not_relative(decision, self._chosen)
@@ -227,6 +243,7 @@ class PositionPromotionWorkflow(PositionCase):
         if problems:
             raise refuse(problems)
         self._kin = got.relatives
+        self._freezes = rules.freezes_from(got.freezes)
         self._candidates = {c["nip"]: c for c in got.candidates}
         rule = pos.POSITION_RULES[pos.POSITION_RULES_VERSION][inp.jenis_jabatan]
         await self.record(
@@ -400,6 +417,7 @@ class JptSelectionWorkflow(PositionCase):
             start_to_close_timeout=timedelta(seconds=30), retry_policy=READ,
         )
         self._kin = got.relatives
+        self._freezes = rules.freezes_from(got.freezes)
         declared = await self._declarations("PANSEL", PANSEL_DECLARATION, self._pansel_nips,
                                             "Pernyataan konflik kepentingan pansel / Selection committee conflict-of-interest declaration",
                                             others=len(inp.pansel) - len(self._pansel_nips))

@@ -14,6 +14,7 @@ TPK_RECOMMENDATION = "POSITION_TPK_RECOMMENDATION"
 PPK_DECISION = "POSITION_PPK_DECISION"
 POSITION_DECREE = "POSITION_DECREE"
 INAUGURATION = "POSITION_INAUGURATION"
+POSITION_MENDAGRI = "POSITION_MENDAGRI_APPROVAL"
 PANSEL_FORMATION = "JPT_PANSEL_FORMATION"
 PANSEL_DECLARATION = "JPT_PANSEL_DECLARATION"
 ANNOUNCEMENT = "JPT_ANNOUNCEMENT"
@@ -61,7 +62,7 @@ class PoolResult:
     excluded: dict[str, int]  # how many were left out, per failed rule
     relatives: dict[str, dict[str, str]]  # NIP -> {relative NIP: relation}, for members and candidates
     names: dict[str, str]  # member NIP -> name (unknown members are absent)
-    unit_heads: dict[str, str] = field(default_factory=dict)
+    freezes: list[dict[str, Any]] = field(default_factory=list)  # configured election freezes (promotion.json)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class KinInput:
 @dataclass
 class KinResult:
     relatives: dict[str, dict[str, str]]
+    freezes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -238,6 +239,34 @@ async def test_pengawas_vacancy_through_the_tim_penilai_to_inauguration(running:
     last = read_case(store, employee_case_id(people["star"]))[-1].event
     assert last.payload["source_case"] == case_id
     assert last.payload["changes"] == {"jabatan": "Kepala Seksi Uji", "jenis_jabatan": "PENGAWAS", "tmt_jabatan": on}
+
+
+async def test_inside_an_election_freeze_the_home_minister_approves_before_the_decree(running: tuple, people: dict[str, Any]) -> None:
+    client, settings, store, env = running
+    on = TODAY[0].isoformat()
+    config = settings.data_dir / "config" / "promotion.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"freezes": [{"label": "Uji larangan", "starts": on, "ends": (TODAY[0] + timedelta(days=90)).isoformat()}]}))
+    try:
+        case_id = position_case_id("DISKOMINFO", "Kepala Seksi Beku", on)
+        handle = await client.start_workflow(PositionPromotionWorkflow.run, StartPositionInput(
+            case_id=case_id, jabatan="Kepala Seksi Beku", jenis_jabatan="PENGAWAS", unit="DISKOMINFO", panel=[SEKDA.nip, KABAN.nip, AUDITOR.nip],
+            proposed_by=HR1, candidate_nips=[people["good"]]), id=case_id, task_queue=settings.task_queue)
+        for task in await task_ids(store, case_id, "POSITION_TPK_DECLARATION", 3):
+            await decide(handle, task, Actor(nip=assignee(store, task), roles=["PEGAWAI"]), "NO_CONFLICT")
+        await decide(handle, (await task_ids(store, case_id, "POSITION_TPK_RECOMMENDATION", 1))[0], SEKDA, "RECOMMENDED", {"ranking": [people["good"]]})
+        await decide(handle, (await task_ids(store, case_id, "POSITION_PPK_DECISION", 1))[0], BUPATI, "APPOINTED", {"nip": people["good"]})
+        approval = (await task_ids(store, case_id, "POSITION_MENDAGRI_APPROVAL", 1))[0]  # no decree task before it
+        await refused(handle, approval, HR2, "APPROVED", "Invalid", {"nomor": "", "tanggal": on})
+        await refused(handle, approval, HR2, "REFUSED", "Invalid", reason="")
+        await decide(handle, approval, HR2, "REFUSED", reason="Mendagri tidak menyetujui penggantian pejabat")
+        result = await handle.result()
+    finally:
+        config.unlink()
+    assert result.status == "rejected" and result.outcome["level"] == "MENDAGRI"
+    await save_history(handle, "positionpromotion-freeze-refused")
+    kinds = [s.event.payload["kind"] for s in read_case(store, case_id) if type(s.event).__name__ == "TaskOpened"]
+    assert "POSITION_DECREE" not in kinds and types(store, case_id)[-2:] == ["PositionRejected", "CaseClosed"]
 
 
 async def register(handle: WorkflowHandle, settings: Settings, nip: str) -> None:
