@@ -112,8 +112,9 @@ async def test_pengawas_vacancy_through_the_api(tpk_stack: Stack) -> None:
     assert row["stage"] == "SELESAI" and row["chosen_nip"] == star and row["recused"] == [KABID_APTIKA_NIP] and row["shortlist"] == [good, star]
     summary = (await stack.api.get(f"/api/v1/promotions/positions/{case_id}", headers=as_subject(stack, good))).json()
     assert "candidates" not in summary and summary["stage"] == "SELESAI"  # others see the summary only
-    r = await stack.api.get(f"/api/v1/promotions/{case_id}/decree", HR1)
+    r = await stack.api.get(f"/api/v1/promotions/{case_id}/decree", headers=as_subject(stack, star))  # the appointee's own SK
     assert r.status_code == 200 and r.content.startswith(b"%PDF") and hashlib.sha256(r.content).hexdigest() == row["sk_sha256"]
+    assert (await stack.api.get(f"/api/v1/promotions/{case_id}/decree", headers=as_subject(stack, good))).status_code == 404
     r = await stack.api.get(f"/api/v1/promotions/career/{star}", headers=as_subject(stack, star), params={"min_position": case["last_position"]})
     moves = [e for e in r.json()["data"] if e["entry"] == "JABATAN"]
     assert moves[-1]["jabatan"] == "Kepala Seksi Layanan Data" and moves[-1]["sk_nomor"] == "821.2/61/BKPSDMD/2026"

@@ -397,6 +397,10 @@ async def decree(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep
     allowed = case is not None and (
         user.has(*SEE_ALL) or user.nip == case["subject_nip"] or (user.has("KEPALA_OPD") and user.unit == case["unit"])
     )
+    if case is not None and not allowed and case["subject_nip"] is None:
+        # A vacancy has no subject until the PPK chooses: the appointee may then read their own decree.
+        chosen = await (await conn.execute("SELECT chosen_nip FROM position_cases WHERE case_id = %s", [case_id])).fetchone()
+        allowed = chosen is not None and chosen["chosen_nip"] == user.nip
     if not allowed:
         raise ApiError(404, "Perkara tidak ditemukan.", "Case not found.")
     stored = await asyncio.to_thread(read_case, res.event_store(), case_id)
