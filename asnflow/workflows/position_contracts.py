@@ -31,8 +31,8 @@ def position_case_id(unit: str, jabatan: str, started_on: str) -> str:
 
 
 def selection_case_id(unit: str, started_on: str) -> str:
-    """One open selection per unit head per month: 'jpt-2026-11-DINKES'."""
-    return f"jpt-{started_on[:7]}-{unit}"
+    """One open selection per unit head per day: 'jpt-20261128-DPUTR' (a failed selection may be reopened the next day)."""
+    return f"jpt-{started_on.replace('-', '')[:8]}-{unit}"
 
 
 @dataclass

@@ -135,7 +135,7 @@ async def test_jpt_open_selection_through_the_api(jpt_stack: Stack, time_skippin
     applicants = await people(stack, on, adm, adm, adm)
     (old,) = await people(stack, on, {**adm, "born": years_before(on, 57)})
 
-    body = {"jabatan": "Kepala Dinas PUTR", "unit": "DPUTR", "pansel": pansel(), "registration_days": 7}
+    body = {"jabatan": "Kepala Dinas Perumahan dan Permukiman", "unit": "DISPERKIM", "pansel": pansel(), "registration_days": 7}
     before = max_position(stack.store)
     r = await stack.api.post("/api/v1/promotions/selections", HR1, json={**body, "pansel": pansel(1)})
     assert r.status_code == 422 and r.json()["problems"][0]["rule"] == "KUORUM_PANEL"
@@ -204,4 +204,4 @@ async def test_jpt_open_selection_through_the_api(jpt_stack: Stack, time_skippin
     national = next(e for e in events["data"] if e["type"] == "JptNationalRecommendation")
     assert national["payload"]["source"] == "import" and len(national["payload"]["import_sha256"]) == 64
     r = await stack.api.get(f"/api/v1/promotions/career/{applicants[0]}", HR1, params={"min_position": case["last_position"]})
-    assert r.json()["current"]["jenis_jabatan"] == "JPT" and r.json()["current"]["unit"] == "DPUTR"
+    assert r.json()["current"]["jenis_jabatan"] == "JPT" and r.json()["current"]["unit"] == "DISPERKIM"

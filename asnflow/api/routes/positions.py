@@ -67,7 +67,7 @@ class SelectionCreate(BaseModel):
 
 
 class RecommendationItem(BaseModel):
-    case_id: str = Field(pattern=r"^jpt-\d{4}-\d{2}-[A-Z0-9_-]+$")
+    case_id: str = Field(pattern=r"^jpt-\d{8}-[A-Z0-9_-]+$")
     nip: Nip
     status: Literal["RECOMMENDED", "NOT_RECOMMENDED"]
     nomor: str = Field(min_length=1, max_length=200)
@@ -155,7 +155,7 @@ async def open_selection(body: SelectionCreate, user: CurrentUser, conn: DbDep, 
     arg = StartSelectionInput(case_id=case_id, jabatan=body.jabatan, unit=body.unit, pansel=members, proposed_by=user.actor(),
                               atasan_nip=body.atasan_nip, registration_days=body.registration_days, note=body.note)
     await start(res, JptSelectionWorkflow.run, arg, case_id,
-                ("Seleksi terbuka untuk unit ini sudah dibuka bulan ini.", "An open selection for this unit was already opened this month."))
+                ("Seleksi terbuka untuk unit ini sudah dibuka hari ini.", "An open selection for this unit was already opened today."))
     return CaseAccepted(id=case_id, process="promotion", links=links(case_id, position=f"/api/v1/promotions/positions/{case_id}",
                                                                       register=f"/api/v1/promotions/selections/{case_id}/registrations"))
 
