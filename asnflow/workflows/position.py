@@ -173,7 +173,14 @@ class PositionCase(CareerCase):
         except _Closed as closed:
             status, outcome = closed.status, closed.outcome
         except TaskCancelledError as cancelled:
-            await self.record(self.event("CaseClosed", {"status": "cancelled", "outcome": {}}, SYSTEM, f"task {cancelled} cancelled"))
+            # Parallel steps (declarations, administrative checks) leave sibling tasks open: they close with the case.
+            siblings = [t for t in self._tasks.values() if t.status in ("open", "claimed")]
+            for task in siblings:
+                task.status = "cancelled"
+            await self.record(
+                *(self.event("TaskCancelled", {"task_id": t.task_id}, SYSTEM, "Perkara dibatalkan / the case was cancelled") for t in siblings),
+                self.event("CaseClosed", {"status": "cancelled", "outcome": {}}, SYSTEM, f"task {cancelled} cancelled"),
+            )
             status, outcome = "cancelled", {}
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseResult(case_id=self._case_id, status=status, outcome=outcome)

@@ -31,7 +31,8 @@ from asnflow.projections.runner import rebuild
 from asnflow.runtime.demo_org import AUDITOR_NIP, KABID_APTIKA_NIP, KEPALA_BKPSDMD_NIP, SEKDA_NIP
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
-from asnflow.workflows.contracts import SYSTEM, Actor, NewEvent, RecordInput
+from asnflow.workflows.contracts import SYSTEM, Actor, CancelTaskInput, NewEvent, RecordInput
+from asnflow.workflows.human_tasks import CaseWorkflow
 from asnflow.workflows.position import JptSelectionWorkflow, PositionPromotionWorkflow
 from asnflow.workflows.position_contracts import (
     PanselMember,
@@ -267,6 +268,22 @@ async def test_inside_an_election_freeze_the_home_minister_approves_before_the_d
     await save_history(handle, "positionpromotion-freeze-refused")
     kinds = [s.event.payload["kind"] for s in read_case(store, case_id) if type(s.event).__name__ == "TaskOpened"]
     assert "POSITION_DECREE" not in kinds and types(store, case_id)[-2:] == ["PositionRejected", "CaseClosed"]
+
+
+async def test_a_cancelled_declaration_closes_the_case_and_its_sibling_tasks(running: tuple, people: dict[str, Any]) -> None:
+    client, settings, store, env = running
+    case_id = position_case_id("DISKOMINFO", "Kepala Seksi Batal", TODAY[0].isoformat())
+    handle = await client.start_workflow(PositionPromotionWorkflow.run, StartPositionInput(
+        case_id=case_id, jabatan="Kepala Seksi Batal", jenis_jabatan="PENGAWAS", unit="DISKOMINFO", panel=[SEKDA.nip, KABAN.nip, AUDITOR.nip],
+        proposed_by=HR1, candidate_nips=[people["good"]]), id=case_id, task_queue=settings.task_queue)
+    first, *others = await task_ids(store, case_id, "POSITION_TPK_DECLARATION", 3)
+    await handle.execute_update(CaseWorkflow.cancel_task, CancelTaskInput(task_id=first, actor=Actor(nip="199306302020121001", roles=["ADMIN"]),
+                                                                          reason="Formasi dibatalkan"))
+    result = await handle.result()
+    assert result.status == "cancelled"
+    await save_history(handle, "positionpromotion-cancelled")
+    cancelled = [s.event.payload["task_id"] for s in read_case(store, case_id) if type(s.event).__name__ == "TaskCancelled"]
+    assert cancelled == [first, *others] and types(store, case_id)[-1] == "CaseClosed"
 
 
 async def register(handle: WorkflowHandle, settings: Settings, nip: str) -> None:
