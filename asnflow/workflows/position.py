@@ -64,7 +64,7 @@ class PositionCase(CareerCase):
         self._freezes: tuple[rules.Freeze, ...] = rules.ELECTION_FREEZES
 
     def _spec(self, kind: str, title: str, outcomes: list[str], **kw: Any) -> TaskSpec:
-        return TaskSpec(kind=kind, title=f"{title} — {self._jabatan}", outcomes=outcomes, due_working_days=pos.POSITION_DUE_WORKING_DAYS.get(kind, 5),
+        return TaskSpec(kind=kind, title=f"{title} — {self._jabatan}", outcomes=outcomes, due_working_days=pos.POSITION_DUE_WORKING_DAYS[kind],
                         reason_required_for=["CONFLICT", "REJECTED", "NONE_SUITABLE", "FAILED", "NOT_RECOMMENDED", "REFUSED"], **kw)
 
     def _kin_of(self, nip: str) -> dict[str, str]:
