@@ -286,6 +286,21 @@ async def test_a_cancelled_declaration_closes_the_case_and_its_sibling_tasks(run
     assert cancelled == [first, *others] and types(store, case_id)[-1] == "CaseClosed"
 
 
+async def test_eligibility_facts_carry_the_registry_relatives_and_the_running_sanction(pos_settings: Settings, people: dict[str, Any]) -> None:
+    """What rank proposals and position cases judge on: relatives from the kinship view, the sanction and score from the employees view."""
+    def read(nip: str) -> pr.Facts:
+        with psycopg.connect(pos_settings.database_url, row_factory=dict_row) as conn:
+            found = load_facts(conn, None, nip)  # type: ignore[arg-type]
+        assert found is not None
+        return found[0]
+    cousin, sanctioned = await asyncio.to_thread(read, people["cousin"]), await asyncio.to_thread(read, people["sanctioned"])
+    assert cousin.relatives == (KABID.nip,) and cousin.kompetensi == 90.0 and cousin.sanction_until is None
+    assert sanctioned.sanction_kind == "SEDANG" and sanctioned.sanction_on(TODAY[0])
+    period = pr.open_periods(TODAY[0])[0]
+    rank = pr.check_eligibility("REGULER", sanctioned, period)
+    assert "HUKUMAN_DISIPLIN" in [f.rule for f in rank.failures]
+
+
 async def register(handle: WorkflowHandle, settings: Settings, nip: str) -> None:
     """What the API does: read the applicant's facts from the views and hand them to the workflow to judge."""
     def read() -> Any:
