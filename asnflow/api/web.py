@@ -64,6 +64,23 @@ async def dashboards_page(request: Request, res: ResourcesDep) -> HTMLResponse:
     return render(request, res, "dashboards")
 
 
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """My notifications: list, mark read."""
+    return render(request, res, "notifications")
+
+
+@router.get("/delegations", response_class=HTMLResponse)
+async def delegations_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """Acting officials (Plt/Plh) and substitutes: grant, list mine, end early."""
+    from asnflow.domain.deadlines import DELEGATION_TYPES
+
+    return render(
+        request, res, "delegations", delegation_types=DELEGATION_TYPES,
+        processes=("evaluation", "promotion", "training", "complaint", "selection"),
+    )
+
+
 @router.get("/static/{name}")
 async def static(name: str) -> FileResponse:
     """The page's own assets (no CDN at run time)."""
