@@ -6,11 +6,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from asnflow.domain import promotion as pr
 from asnflow.runtime.demo_org import demo_users
 from asnflow.runtime.services import free_port
 from tests.e2e.test_dev_stack import DevStack
@@ -85,10 +88,15 @@ def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevSta
     page.goto(base + "/")
     row = task_row(page, "SKP_DRAFT")
     row.get_by_role("button", name="Buka").click()
-    page.fill("#targets .indikator", "Layanan aplikasi daring tersedia")
-    page.fill("#targets .target-value", "99%")
+    page.get_by_label("Indikator 1").fill("Layanan aplikasi daring tersedia")
+    page.click("#decide-form button[type=submit]")  # the target is missing: refused, the message beside its field
+    target = page.get_by_label("Target 1", exact=False).first
+    expect(target).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{target.get_attribute('id')}-err")).to_contain_text("Target sasaran ke-1 wajib diisi")
+    expect(page.locator("#result.err")).to_be_visible()
+    target.fill("99%")
     page.click("#decide-form button[type=submit]")
-    expect(page.locator("#result .ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
     expect(page.locator("#chain .ok")).to_be_visible()
     shot(page, "inbox-employee")
 
@@ -99,7 +107,7 @@ def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevSta
     page.select_option("#outcome", "AGREED")
     page.fill("#reason", "Target selaras dengan renstra")
     page.click("#decide-form button[type=submit]")
-    expect(page.locator("#result .ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
     expect(page.locator("#timeline li")).not_to_have_count(before)
     expect(page.locator("#timeline")).to_contain_text("Target selaras dengan renstra")
     shot(page, "inbox-approver")
@@ -154,3 +162,244 @@ def test_citizen_files_a_complaint_and_tracks_it(stack: DevStack, browser_page: 
     shot(page, "complaint-track")
     page.goto(base + "/pengaduan/statistik")
     shot(page, "complaint-metrics")
+
+
+# --- decision forms of every process, notifications, delegations, accessibility (issue 11) ---------------
+HR_STAFF = "198808082010011001"  # BKPSDM staff (transfers and promotions)
+OPD_HEAD = "197811052005011001"  # Kepala Diskominfo
+COMPLAINT_MANAGER = "199302122018021001"  # PENGELOLA_PENGADUAN (not in the demo picker)
+SHA = "ab" * 32
+
+
+def sign_in_as(page: Page, base: str, nip: str, path: str = "/") -> None:
+    """Any seeded employee, the way the picker does it (dev token into the page's storage)."""
+    page.goto(base + path)
+    page.evaluate(
+        "async (nip) => { const r = await fetch('/dev/token?nip=' + nip).then((r) => r.json()); localStorage.setItem('asnflow-token', r.token); }", nip
+    )
+    page.goto(base + path)
+    expect(page.locator("#me")).not_to_be_empty()
+
+
+def call(stack: DevStack, method: str, path: str, nip: str | None, body: dict | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {stack.token(nip)}"} if nip else {}
+    return httpx.request(method, stack.url + path, headers=headers, json=body, timeout=60)
+
+
+def open_task(page: Page, kind: str) -> None:
+    task_row(page, kind).get_by_role("button", name="Buka").click()
+    expect(page.locator("#decide-h")).to_be_focused()
+
+
+def submit(page: Page) -> None:
+    page.click("#decide-form button[type=submit]")
+
+
+def test_promotion_and_training_decided_through_their_forms(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    today = (datetime.now(UTC) + pr.WIB_OFFSET).date()
+    period = pr.open_periods(today)[0]
+    rows = call(stack, "GET", f"/api/v1/promotions/eligibility?period={period}&unit=DISKOMINFO", HR_STAFF).json()["data"]
+    subject = next(r for r in rows if {f["rule"] for f in r["failures"]} <= {"PREDIKAT_KINERJA"} and r["nip"] != OPD_HEAD)
+    declared = {"predicates": {str(period.year - 1): "BAIK", str(period.year - 2): "BAIK"}}
+    r = call(stack, "POST", "/api/v1/promotions", OPD_HEAD, {"nip": subject["nip"], "kind": subject["kind"], "period": period.isoformat(), "declared": declared})
+    assert r.status_code == 202, r.text
+    assert call(stack, "POST", "/api/v1/trainings", HR_STAFF, {"year": today.year}).status_code == 202
+
+    # Promotion: the dossier checklist. A bad hash and a missing document are refused beside their fields.
+    sign_in(page, base, HR_STAFF)
+    open_task(page, "PROMOTION_VERIFICATION")
+    expect(page.locator("#outcome")).to_have_value("VERIFIED")
+    page.get_by_role("combobox", name="Dokumen 1").select_option(label="SK pangkat terakhir (SK_PANGKAT_TERAKHIR)")
+    page.get_by_label("SHA-256 dokumen 1").fill("abc")
+    submit(page)
+    sha = page.get_by_label("SHA-256 dokumen 1")
+    expect(sha).to_have_attribute("aria-invalid", "true")
+    expect(sha).to_be_focused()
+    expect(page.locator(f"#{sha.get_attribute('id')}-err")).to_contain_text("64 digit heksadesimal")
+    expect(page.locator("#kind-fields fieldset .field-err[data-err-for='documents']")).to_contain_text("Dokumen wajib belum ada")
+    shot(page, "form-promotion-verification-errors")
+    required = pr.required_documents(subject["kind"], None, None)
+    for n, code in enumerate(required, start=1):
+        if n > 1:
+            page.get_by_role("button", name="Tambah: Daftar periksa dokumen").click()
+        page.get_by_role("combobox", name=f"Dokumen {n}").select_option(label=f"{pr.DOCUMENTS[code]['id']} ({code})")
+        page.get_by_label(f"SHA-256 dokumen {n}").fill(SHA)
+    submit(page)
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#result")).to_be_focused()
+
+    # The BKN technical approval: a number and a date, asked only when approved.
+    open_task(page, "PROMOTION_BKN_PERTEK")
+    page.select_option("#outcome", "RETURNED")
+    expect(page.get_by_label("Nomor pertek")).to_be_hidden()
+    page.select_option("#outcome", "APPROVED")
+    page.get_by_label("Nomor pertek").fill("AK.02.02/KP/12345/2026")
+    page.get_by_label("Tanggal pertek").fill(today.isoformat())
+    shot(page, "form-promotion-pertek")
+    submit(page)
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#timeline")).to_contain_text("PromotionDossierVerified")
+
+    # Training: the year's plan, a budget per agency and its activities.
+    open_task(page, "TRAINING_PLAN_DRAFT")
+    page.get_by_label("Perangkat daerah 1").first.select_option(label="Dinas Komunikasi dan Informatika (DISKOMINFO)")
+    page.get_by_label("Anggaran (Rp) 1").fill("50000000")
+    items = page.locator("fieldset[data-path='items']")
+    items.get_by_label("Perangkat daerah 1").select_option(label="Dinas Komunikasi dan Informatika (DISKOMINFO)")
+    items.get_by_label("Kursus 1").select_option(index=1)
+    items.get_by_label("Peserta 1").fill("0")
+    submit(page)
+    participants = items.get_by_label("Peserta 1")
+    expect(participants).to_have_attribute("aria-invalid", "true")
+    items.get_by_label("Peserta 1").fill("2")
+    shot(page, "form-training-plan")
+    submit(page)
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
+
+
+def test_complaint_verified_keyboard_only_from_claim_to_decision(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    body = {"kind": "PENGADUAN", "unit": "DISKOMINFO", "anonymous": True,
+            "description": "Antrean layanan perizinan daring macet sejak pagi; formulir tidak dapat dikirim di kantor kecamatan."}
+    assert call(stack, "POST", "/api/v1/complaints", None, body).status_code in (200, 201, 202)
+    sign_in_as(page, base, COMPLAINT_MANAGER)
+    row = task_row(page, "COMPLAINT_VERIFICATION")
+    task_id = row.get_attribute("data-task")
+    row.get_by_role("button", name="Klaim").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#inbox-status")).to_contain_text("Tugas diklaim")
+    open_button = page.locator(f"#tasks tr[data-task='{task_id}'] .open-task")
+    expect(open_button).to_be_focused()  # focus stays on the task just claimed
+    page.keyboard.press("Enter")
+    expect(page.locator("#decide-h")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#outcome")).to_be_focused()
+    for _ in range(8):  # on through the verification's own fields (unit, ASN confirmed) to the reason
+        if page.evaluate("document.activeElement.id") == "reason":
+            break
+        page.keyboard.press("Tab")
+    expect(page.locator("#reason")).to_be_focused()
+    page.keyboard.type("Laporan lengkap dan jelas; diteruskan ke Diskominfo")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#result")).to_be_focused()
+    shot(page, "form-complaint-verification")
+
+
+def test_notifications_screen_lists_marks_read_and_counts_in_the_header(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    boss = user("appraiser of the demo employee")  # has the SKP agreement's notifications from the first test
+    sign_in(page, base, boss["nip"], "/notifications")
+    badge = page.locator("#notif-count")
+    expect(badge).to_be_visible()
+    before = int(badge.inner_text().split()[0])
+    assert before >= 1
+    expect(page.locator("#notif-list li.unread").first).to_be_visible()
+    shot(page, "notifications")
+    page.locator("#notif-list .mark-read").first.click()
+    expect(page.locator("#notif-status")).to_contain_text("ditandai sudah dibaca")
+    if before > 1:
+        expect(badge).to_contain_text(f"{before - 1} belum dibaca")
+    else:
+        expect(badge).to_be_hidden()
+    page.select_option("#notif-unread", "true")
+    page.click("#notif-filters button[type=submit]")
+    expect(page.locator("#notif-list li.unread")).to_have_count(before - 1)
+    page.click("#notif-read-all")
+    expect(badge).to_be_hidden()
+    expect(page.locator("#notif-list")).to_contain_text("Tidak ada pemberitahuan")
+    page.select_option("#notif-unread", "")
+    page.click("#notif-filters button[type=submit]")
+    link = page.locator("#notif-list a").first
+    assert link.get_attribute("href").startswith(("/?task=", "/cases/", "/delegations"))
+
+
+def test_delegation_screens_create_list_and_end_early(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    boss = user("appraiser of the demo employee")
+    employee = user("Ordinary employee")
+    sign_in(page, base, boss["nip"], "/delegations")
+    expect(page.locator("#deleg-principal_nip")).to_have_value(boss["nip"])
+    page.select_option("#deleg-type", "SUBSTITUTE")
+    page.fill("#deleg-acting_nip", boss["nip"])  # oneself: refused beside the field
+    page.click("#deleg-form button[type=submit]")
+    expect(page.locator("#deleg-acting_nip-err")).to_contain_text("Pelaksana harus orang lain")
+    expect(page.locator("#deleg-acting_nip")).to_be_focused()
+    page.select_option("#deleg-type", "PLH")  # by decree: only BKPSDM/ADMIN
+    page.fill("#deleg-acting_nip", employee["nip"])
+    page.click("#deleg-form button[type=submit]")
+    expect(page.locator("#deleg-result.err")).to_contain_text("BKPSDM/ADMIN")
+    page.select_option("#deleg-type", "SUBSTITUTE")
+    page.check("input[name=processes][value=evaluation]")
+    page.fill("#deleg-reason", "Dinas luar / out of office")
+    page.click("#deleg-form button[type=submit]")
+    expect(page.locator("#deleg-result.ok")).to_contain_text("Pelimpahan dibuat")
+    row = page.locator("#delegations tbody tr", has_text=employee["nip"]).first
+    expect(row).to_contain_text("SUBSTITUTE")
+    shot(page, "delegations")
+
+    row.get_by_role("button", name="Akhiri lebih awal").click()
+    expect(page.locator("#revoke-reason")).to_be_focused()
+    page.click("#revoke-form button[type=submit]")  # no reason
+    expect(page.locator("#revoke-reason-err")).to_contain_text("Alasan wajib diisi")
+    page.fill("#revoke-reason", "Kembali bertugas lebih cepat")
+    page.click("#revoke-form button[type=submit]")
+    expect(page.locator("#deleg-result.ok")).to_contain_text("Pelimpahan diakhiri")
+    expect(page.locator("#deleg-result")).to_contain_text("revoked")
+
+    sign_in(page, base, employee["nip"], "/delegations")  # the acting official sees it too
+    page.select_option("#deleg-filters select[name=status]", "all")
+    page.click("#deleg-filters button[type=submit]")
+    expect(page.locator("#delegations tbody tr", has_text=boss["nip"]).first).to_contain_text("revoked")
+
+
+A11Y_CHECK = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("no lang attribute on <html>");
+  if (document.querySelectorAll("main, [role=main]").length !== 1) problems.push("not exactly one main landmark");
+  if (!document.querySelector("h1")) problems.push("no h1");
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden") continue;
+    const named = (el.labels && el.labels.length) || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.title;
+    if (!named) problems.push(`unlabelled ${el.tagName.toLowerCase()}#${el.id || el.name || "?"}`);
+  }
+  for (const b of document.querySelectorAll("button, a[href]")) {
+    if (!(b.textContent.trim() || b.getAttribute("aria-label"))) problems.push(`nameless ${b.tagName.toLowerCase()}`);
+  }
+  const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+  const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (dupes.length) problems.push(`duplicate ids ${[...new Set(dupes)]}`);
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push(`wider than the screen: ${document.documentElement.scrollWidth}px`);
+  return problems;
+}"""
+
+
+def test_every_page_is_labelled_has_main_and_lang_and_fits_a_phone(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    boss = user("appraiser of the demo employee")
+    bupati = next(u for u in demo_users() if "BUPATI" in u["roles"])  # decree and plan tasks from the tests above
+    auditor = next(u for u in demo_users() if "AUDITOR" in u["roles"])
+    case_id = f"evaluation-2026-{user('Ordinary employee')['nip']}"
+    pages = [(bupati["nip"], "/")] + [(boss["nip"], p) for p in ("/me", "/notifications", "/delegations", f"/cases/{case_id}")]
+    pages += [(auditor["nip"], p) for p in ("/audit", "/dashboards")]
+    try:
+        for width in (1280, 375):
+            page.set_viewport_size({"width": width, "height": 800})
+            for nip, path in pages:
+                sign_in(page, base, nip, path)
+                page.wait_for_load_state("networkidle")
+                if path == "/":
+                    # With a decision form open: its generated fields must be labelled as well.
+                    open_task(page, "PROMOTION_DECREE")
+                    expect(page.get_by_label("Nomor SK")).to_be_visible()
+                assert page.evaluate(A11Y_CHECK) == [], (width, path)
+                if width == 375:
+                    shot(page, "phone-" + (path.strip("/").split("/")[0] or "inbox"))
+            for path in ("/pengaduan", "/pengaduan/lacak", "/pengaduan/statistik"):
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+                assert page.evaluate(A11Y_CHECK) == [], (width, path)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
