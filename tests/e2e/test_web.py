@@ -372,6 +372,19 @@ A11Y_CHECK = """() => {
   const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
   if (dupes.length) problems.push(`duplicate ids ${[...new Set(dupes)]}`);
   if (document.documentElement.scrollWidth > window.innerWidth + 1) problems.push(`wider than the screen: ${document.documentElement.scrollWidth}px`);
+  // Text contrast (WCAG AA, 4.5:1) of every visible element with text of its own, against its first opaque background.
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest(".sr-only, svg, option")) continue;
+    let bg = el, colour = null;
+    while (bg) { const c = rgb(getComputedStyle(bg).backgroundColor); if (c.length === 3 || c[3] > 0.9) { colour = c; break; } bg = bg.parentElement; }
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum((colour || [255, 255, 255]).slice(0, 3))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(2)} of ${el.tagName.toLowerCase()}.${el.className}: ${el.textContent.trim().slice(0, 30)}`);
+  }
   return problems;
 }"""
 
