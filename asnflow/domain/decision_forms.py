@@ -60,6 +60,7 @@ class Field:
     item_type: str | None = None  # list of scalars: the type of one item ("text" …)
     key: Field | None = None  # map: the key field (value: items[0])
     help: Label | None = None
+    prefill: str | None = None  # a list: start with one item per value of this key in the case's latest events
 
     def public(self) -> dict[str, Any]:
         """The field as the API serves it."""
@@ -84,6 +85,8 @@ class Field:
             out["key"] = self.key.public()
         if self.help:
             out["help"] = self.help
+        if self.prefill:
+            out["prefill"] = self.prefill
         return out
 
 
@@ -212,6 +215,7 @@ FORMS_LIST: tuple[Form, ...] = (
                 _sha("sha256", _l("SHA-256 dokumen", "Document SHA-256"), required=True),
             ),
             help=_l("Setiap dokumen wajib, masing-masing dengan hash-nya", "Every required document, each with its hash"),
+            prefill="required_documents",  # PromotionProposed / PromotionResubmitted name the checklist
         ),
     ), _outcomes(VERIFIED=("Lengkap", "Verified"), RETURNED=("Kembalikan", "Return"), REJECTED=("Tolak", "Reject"))),
     Form("PROMOTION_BKN_PERTEK", "promotion", _l("Pertimbangan teknis BKN", "BKN technical approval"),

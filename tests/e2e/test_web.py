@@ -206,25 +206,30 @@ def test_promotion_and_training_decided_through_their_forms(stack: DevStack, bro
     assert r.status_code == 202, r.text
     assert call(stack, "POST", "/api/v1/trainings", HR_STAFF, {"year": today.year}).status_code == 202
 
-    # Promotion: the dossier checklist. A bad hash and a missing document are refused beside their fields.
+    # Promotion: the dossier checklist, started with the documents the proposal requires. A bad hash
+    # and a missing document are refused, each message beside its field.
     sign_in(page, base, HR_STAFF)
     open_task(page, "PROMOTION_VERIFICATION")
     expect(page.locator("#outcome")).to_have_value("VERIFIED")
-    page.get_by_role("combobox", name="Dokumen 1").select_option(label="SK pangkat terakhir (SK_PANGKAT_TERAKHIR)")
-    page.get_by_label("SHA-256 dokumen 1").fill("abc")
+    required = pr.required_documents(subject["kind"], None, None)
+    document = lambda n: page.get_by_role("combobox", name=f"Dokumen {n}")  # noqa: E731
+    for n, code in enumerate(required, start=1):
+        assert document(n).evaluate("el => el.selectedOptions[0].textContent") == f"{pr.DOCUMENTS[code]['id']} ({code})"
+        page.get_by_label(f"SHA-256 dokumen {n}").fill("abc" if n == 1 else SHA)
+    last = len(required)
+    page.get_by_role("button", name=f"Hapus {last}").click()
     submit(page)
     sha = page.get_by_label("SHA-256 dokumen 1")
     expect(sha).to_have_attribute("aria-invalid", "true")
     expect(sha).to_be_focused()
     expect(page.locator(f"#{sha.get_attribute('id')}-err")).to_contain_text("64 digit heksadesimal")
     expect(page.locator("#kind-fields fieldset .field-err[data-err-for='documents']")).to_contain_text("Dokumen wajib belum ada")
+    expect(page.locator("#result.err")).to_be_visible()
     shot(page, "form-promotion-verification-errors")
-    required = pr.required_documents(subject["kind"], None, None)
-    for n, code in enumerate(required, start=1):
-        if n > 1:
-            page.get_by_role("button", name="Tambah: Daftar periksa dokumen").click()
-        page.get_by_role("combobox", name=f"Dokumen {n}").select_option(label=f"{pr.DOCUMENTS[code]['id']} ({code})")
-        page.get_by_label(f"SHA-256 dokumen {n}").fill(SHA)
+    sha.fill(SHA)
+    page.get_by_role("button", name="Tambah: Daftar periksa dokumen").click()
+    document(last).select_option(label=f"{pr.DOCUMENTS[required[-1]]['id']} ({required[-1]})")
+    page.get_by_label(f"SHA-256 dokumen {last}").fill(SHA)
     submit(page)
     expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
     expect(page.locator("#result")).to_be_focused()
@@ -315,6 +320,26 @@ def test_notifications_screen_lists_marks_read_and_counts_in_the_header(stack: D
     link = page.locator("#notif-list a").first
     assert link.get_attribute("href").startswith(("/?task=", "/cases/", "/delegations"))
 
+    # A task's notification opens that task's form in the inbox: here the evaluation's check-in.
+    page.locator("#notif-list a", has_text="Dialog kinerja").first.click()
+    expect(page.locator("#decide-h")).to_be_focused()
+    expect(page.locator("#decide-task")).to_contain_text("Dialog kinerja")
+    page.get_by_label("Umpan balik").fill("Target layanan daring tercapai; dokumentasi perlu dilengkapi.")
+    page.get_by_role("button", name="Tambah: Bukti dukung").click()
+    expect(page.get_by_label("Nama berkas 1")).to_be_focused()
+    page.get_by_label("Nama berkas 1").fill("laporan-s1.pdf")
+    page.get_by_label("SHA-256 berkas 1").fill("not-a-hash")
+    page.get_by_label("Hasil kerja (periodik, opsional)").select_option(label="Sesuai Ekspektasi (SESUAI_EKSPEKTASI)")
+    submit(page)
+    expect(page.get_by_label("SHA-256 berkas 1")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Perilaku kerja (periodik, opsional)")).to_have_attribute("aria-invalid", "true")  # both ratings or none
+    page.get_by_label("SHA-256 berkas 1").fill(SHA)
+    page.get_by_label("Perilaku kerja (periodik, opsional)").select_option(label="Di Atas Ekspektasi (DI_ATAS_EKSPEKTASI)")
+    shot(page, "form-evaluation-checkin")
+    submit(page)
+    expect(page.locator("#result.ok")).to_contain_text("TaskDecided")
+    expect(page.locator("#timeline")).to_contain_text("CheckInRecorded")
+
 
 def test_delegation_screens_create_list_and_end_early(stack: DevStack, browser_page: Page) -> None:
     page, base = browser_page, stack.url
@@ -355,7 +380,7 @@ def test_delegation_screens_create_list_and_end_early(stack: DevStack, browser_p
     expect(page.locator("#delegations tbody tr", has_text=boss["nip"]).first).to_contain_text("revoked")
 
 
-A11Y_CHECK = """() => {
+A11Y_CHECK = r"""() => {
   const problems = [];
   if (!document.documentElement.lang) problems.push("no lang attribute on <html>");
   if (document.querySelectorAll("main, [role=main]").length !== 1) problems.push("not exactly one main landmark");

@@ -75,12 +75,12 @@ async function openTask(t) {
   const form = await decisionForm(t.kind);
   const label = (o) => form && form.outcomes[o] ? `${o} — ${form.outcomes[o][window.LANG] || form.outcomes[o].id}` : o;
   $("#outcome").innerHTML = t.outcomes.map((o) => `<option value="${esc(o)}">${esc(label(o))}</option>`).join("");
-  renderDecisionForm($("#kind-fields"), form, () => $("#outcome").value);
+  const history = await loadTimeline(t.case_id);
+  renderDecisionForm($("#kind-fields"), form, () => $("#outcome").value, caseFacts(history.data));
   $("#behalf").textContent = t.on_behalf_of ? `${T["form.behalf"]} ${t.on_behalf_of}` : "";
   $("#case-link").textContent = t.case_id; $("#case-link").href = `/cases/${encodeURIComponent(t.case_id)}`;
   $("#result").textContent = ""; $("#reason").value = "";
   clearFieldErrors($("#decide-form"));
-  await loadTimeline(t.case_id);
   $("#decide-h").focus();
 }
 
@@ -348,8 +348,15 @@ function scalarValue(el) {
   return el.tagName === "TEXTAREA" ? el.value : v;
 }
 
-function renderField(f, path) {
-  if (f.type === "list" || f.type === "map") return repeater(f, path);
+function caseFacts(events) {
+  // The latest value of every payload key in the case's history (e.g. the dossier's required documents).
+  const facts = {};
+  for (const e of events) Object.assign(facts, e.payload || {});
+  return facts;
+}
+
+function renderField(f, path, facts = {}) {
+  if (f.type === "list" || f.type === "map") return repeater(f, path, facts);
   if (f.type === "object") {
     const fs = document.createElement("fieldset"); fs.dataset.path = path; fs.dataset.when = (f.when || []).join(" "); fs.className = "group";
     fs.innerHTML = `<legend>${esc(L(f.label))}</legend>`;
@@ -360,7 +367,7 @@ function renderField(f, path) {
   return fieldBox(f, path, scalarControl(f));
 }
 
-function repeater(f, path) {
+function repeater(f, path, facts = {}) {
   // A list (of objects or texts) or a map (key → value): rows that can be added and removed.
   const fs = document.createElement("fieldset"); fs.className = "group"; fs.dataset.path = path; fs.dataset.when = (f.when || []).join(" ");
   const req = f.required ? ` <span class="req">(${T["form.required"]})</span>` : "";
@@ -387,7 +394,14 @@ function repeater(f, path) {
   };
   add.addEventListener("click", () => { const row = addRow(); const first = row.querySelector("input, select, textarea"); if (first) first.focus(); });
   fs.appendChild(add);
-  if (f.required) addRow();
+  const given = f.prefill && Array.isArray(facts[f.prefill]) ? facts[f.prefill] : [];
+  for (const value of given) {
+    // One row per value, its first control set to it (a select by the option carrying that value).
+    const first = addRow().querySelector("[data-path]");
+    if (first._options) first.value = String(first._options.findIndex((o) => o.value === value));
+    else first.value = value;
+  }
+  if (f.required && !given.length) addRow();
   fs._collect = () => {
     const out = [...rows.children].map((row) => {
       const controls = [...row.querySelectorAll(":scope > .field > [data-path], :scope > fieldset")];
@@ -422,7 +436,7 @@ function collectFields(root, fields, prefix) {
   return prefix && !Object.keys(out).length ? undefined : out;
 }
 
-function renderDecisionForm(container, form, outcome) {
+function renderDecisionForm(container, form, outcome, facts = {}) {
   container.innerHTML = "";
   if (!form) {
     // A kind without a described form (e.g. a process still being built): its data as JSON.
@@ -430,7 +444,7 @@ function renderDecisionForm(container, form, outcome) {
     container._collect = () => JSON.parse($("[data-path='data']", container).value || "{}");
     return;
   }
-  for (const f of form.fields) container.appendChild(renderField(f, f.name));
+  for (const f of form.fields) container.appendChild(renderField(f, f.name, facts));
   const sync = () => {
     // Fields asked only for some outcomes are hidden (and not sent) for the others.
     for (const box of container.querySelectorAll(":scope > [data-when]")) box.hidden = !!box.dataset.when && !box.dataset.when.split(" ").includes(outcome());
