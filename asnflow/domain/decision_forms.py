@@ -205,7 +205,7 @@ FORMS_LIST: tuple[Form, ...] = (
         Field("quota_justification", "textarea", _l("Justifikasi pelanggaran kuota", "Justification of a quota breach"), max_length=LONG_TEXT,
               help=_l("Wajib bila distribusi melanggar kuota", "Required when the distribution breaks the quota")),
     ), _outcomes(CALIBRATED=("Tetapkan kalibrasi", "Calibrate"))),
-    Form("SUPERVISION", "evaluation", _l("Pantau tugas terlambat", "Supervise a late task"), (), _outcomes(NOTED=("Sudah dipantau", "Noted"))),
+    Form("SUPERVISION", "any", _l("Pantau tugas terlambat", "Supervise a late task"), (), _outcomes(NOTED=("Sudah dipantau", "Noted"))),
     # promotion and rotation
     Form("PROMOTION_VERIFICATION", "promotion", _l("Verifikasi berkas", "Dossier verification"), (
         Field(
