@@ -187,7 +187,7 @@ def call(stack: DevStack, method: str, path: str, nip: str | None, body: dict | 
 
 
 def open_task(page: Page, kind: str) -> None:
-    task_row(page, kind).get_by_role("button", name="Buka").click()
+    task_row(page, kind).locator(".open-task").click()
     expect(page.locator("#decide-h")).to_be_focused()
 
 
@@ -439,5 +439,14 @@ def test_every_page_is_labelled_has_main_and_lang_and_fits_a_phone(stack: DevSta
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
                 assert page.evaluate(A11Y_CHECK) == [], (width, path)
+        # In English the generated form speaks English too (labels and outcomes from the same description).
+        page.set_viewport_size({"width": 1280, "height": 900})
+        sign_in(page, base, bupati["nip"], "/?lang=en")
+        open_task(page, "PROMOTION_DECREE")
+        expect(page.get_by_label("Decree number")).to_be_visible()
+        expect(page.locator("#outcome option[value=DECREED]")).to_have_text("DECREED — Decree")
+        assert page.evaluate(A11Y_CHECK) == []
+        shot(page, "form-promotion-decree-en")
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(base + "/?lang=id")
