@@ -213,14 +213,16 @@ def test_promotion_and_training_decided_through_their_forms(stack: DevStack, bro
     expect(page.locator("#outcome")).to_have_value("VERIFIED")
     required = pr.required_documents(subject["kind"], None, None)
     document = lambda n: page.get_by_role("combobox", name=f"Dokumen {n}")  # noqa: E731
+    chosen = lambda n: document(n).evaluate("el => el.selectedOptions[0].textContent")  # noqa: E731
     for n, code in enumerate(required, start=1):
-        assert document(n).evaluate("el => el.selectedOptions[0].textContent") == f"{pr.DOCUMENTS[code]['id']} ({code})"
-        page.get_by_label(f"SHA-256 dokumen {n}").fill("abc" if n == 1 else SHA)
-    last = len(required)
-    page.get_by_role("button", name=f"Hapus {last}").click()
+        assert chosen(n) == f"{pr.DOCUMENTS[code]['id']} ({code})"
+        page.get_by_label(f"SHA-256 dokumen {n}").fill("abc" if n == 3 else SHA)
+    page.get_by_role("button", name="Hapus 2").click()  # the rows count again: the third is now the second
+    assert chosen(2) == f"{pr.DOCUMENTS[required[2]]['id']} ({required[2]})"
+    sha = page.get_by_label("SHA-256 dokumen 2")
+    expect(sha).to_have_value("abc")
     submit(page)
-    sha = page.get_by_label("SHA-256 dokumen 1")
-    expect(sha).to_have_attribute("aria-invalid", "true")
+    expect(sha).to_have_attribute("aria-invalid", "true")  # the API names documents.1.sha256: the second row
     expect(sha).to_be_focused()
     expect(page.locator(f"#{sha.get_attribute('id')}-err")).to_contain_text("64 digit heksadesimal")
     expect(page.locator("#kind-fields fieldset .field-err[data-err-for='documents']")).to_contain_text("Dokumen wajib belum ada")
@@ -228,7 +230,8 @@ def test_promotion_and_training_decided_through_their_forms(stack: DevStack, bro
     shot(page, "form-promotion-verification-errors")
     sha.fill(SHA)
     page.get_by_role("button", name="Tambah: Daftar periksa dokumen").click()
-    document(last).select_option(label=f"{pr.DOCUMENTS[required[-1]]['id']} ({required[-1]})")
+    last = len(required)
+    document(last).select_option(label=f"{pr.DOCUMENTS[required[1]]['id']} ({required[1]})")
     page.get_by_label(f"SHA-256 dokumen {last}").fill(SHA)
     submit(page)
     expect(page.locator("#result.ok")).to_contain_text("TaskDecided")

@@ -386,12 +386,24 @@ function repeater(f, path, facts = {}) {
       const box = renderField({...sub, label: {id: `${L(sub.label)} ${i + 1}`, en: `${L(sub.label)} ${i + 1}`}, when: []}, subPath);
       row.appendChild(box);
     }
-    const rm = document.createElement("button"); rm.type = "button"; rm.className = "secondary"; rm.textContent = `${T["form.remove"]} ${i + 1}`;
-    rm.addEventListener("click", () => { row.remove(); add.focus(); });
+    const rm = document.createElement("button"); rm.type = "button"; rm.className = "secondary remove"; rm.textContent = `${T["form.remove"]} ${i + 1}`;
+    rm.addEventListener("click", () => { row.remove(); renumber(); add.focus(); });
     row.appendChild(rm);
     rows.appendChild(row);
     return row;
   };
+  const renumber = () => [...rows.children].forEach((row, k) => {
+    // After a removal the rows count 1..n again, and their paths match the indexes the API will name.
+    row.setAttribute("aria-label", `${L(f.label)} ${k + 1}`);
+    $(":scope > .remove", row).textContent = `${T["form.remove"]} ${k + 1}`;
+    for (const label of row.querySelectorAll(":scope > .field > label")) label.firstChild.textContent = label.firstChild.textContent.replace(/\d+(\s*)$/, `${k + 1}$1`);
+    for (const el of row.querySelectorAll(":scope > .field > [data-path], :scope > .field > [data-err-for]")) {
+      for (const key of ["path", "errFor"]) {
+        const v = el.dataset[key];
+        if (v && v.startsWith(path + "[")) el.dataset[key] = `${path}[${k}]${v.slice(v.indexOf("]", path.length) + 1)}`;
+      }
+    }
+  });
   add.addEventListener("click", () => { const row = addRow(); const first = row.querySelector("input, select, textarea"); if (first) first.focus(); });
   fs.appendChild(add);
   const given = f.prefill && Array.isArray(facts[f.prefill]) ? facts[f.prefill] : [];
