@@ -453,3 +453,18 @@ def test_every_page_is_labelled_has_main_and_lang_and_fits_a_phone(stack: DevSta
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(base + "/?lang=id")
+
+
+def test_bulk_decision_offers_only_the_outcomes_every_selected_task_accepts(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    bupati = next(u for u in demo_users() if "BUPATI" in u["roles"])  # the decree and the plan from the tests above
+    sign_in(page, base, bupati["nip"])
+    for kind in ("PROMOTION_DECREE", "TRAINING_PLAN_APPROVAL"):
+        task_row(page, kind).locator(".pick").check()
+    options = page.locator("#bulk-outcome option")
+    expect(options).to_have_text(["— pilih —", "RETURNED"])
+    page.select_option("#bulk-outcome", "RETURNED")
+    page.fill("#bulk-reason", "Lengkapi dasar pertimbangan / complete the grounds")
+    page.click("#bulk-submit")
+    expect(page.locator("#bulk-results li.ok")).to_have_count(2)
+    shot(page, "inbox-bulk")

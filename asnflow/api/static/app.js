@@ -111,10 +111,22 @@ async function loadInbox() {
     button(T["task.open"], () => openTask(t).catch(showError), "open-task");
     if (t.status === "open" && !t.assignee_nip) button(T["task.claim"], () => act(t, "claim"), "secondary");
     if (t.status === "claimed") button(T["task.release"], () => act(t, "release"), "secondary");
+    $(".pick", tr).dataset.outcomes = JSON.stringify(t.outcomes);
+    $(".pick", tr).addEventListener("change", bulkOutcomes);
     body.appendChild(tr);
   }
+  bulkOutcomes();
   if (!tasks.data.length) body.innerHTML = `<tr><td colspan="6">${T["inbox.empty"]}</td></tr>`;
   return tasks.data;
+}
+
+function bulkOutcomes() {
+  // Only the outcomes every selected task accepts can be chosen for all of them.
+  const picked = [...document.querySelectorAll(".pick:checked")].map((c) => JSON.parse(c.dataset.outcomes));
+  const common = picked.length ? picked.reduce((a, b) => a.filter((o) => b.includes(o))) : [];
+  const sel = $("#bulk-outcome"), keep = sel.value;
+  sel.innerHTML = `<option value="">${T["form.choose"]}</option>` + common.map((o) => `<option>${esc(o)}</option>`).join("");
+  if (common.includes(keep)) sel.value = keep;
 }
 
 async function initInbox() {
