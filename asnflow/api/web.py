@@ -13,10 +13,12 @@ from asnflow.api.auth import mint_token
 from asnflow.api.deps import ResourcesDep
 from asnflow.api.errors import ApiError
 from asnflow.api.i18n import choose_language, texts
+from asnflow.domain.deadlines import DELEGATION_TYPES
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 HERE = Path(__file__).parent
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+DELEGATION_PROCESSES = ("evaluation", "promotion", "training", "complaint", "selection")  # a delegation's scope
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -73,11 +75,9 @@ async def notifications_page(request: Request, res: ResourcesDep) -> HTMLRespons
 @router.get("/delegations", response_class=HTMLResponse)
 async def delegations_page(request: Request, res: ResourcesDep) -> HTMLResponse:
     """Acting officials (Plt/Plh) and substitutes: grant, list mine, end early."""
-    from asnflow.domain.deadlines import DELEGATION_TYPES
-
     return render(
         request, res, "delegations", delegation_types=DELEGATION_TYPES,
-        processes=("evaluation", "promotion", "training", "complaint", "selection"),
+        processes=DELEGATION_PROCESSES,
     )
 
 
