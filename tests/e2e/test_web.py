@@ -92,7 +92,9 @@ def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevSta
     page.click("#decide-form button[type=submit]")  # the target is missing: refused, the message beside its field
     target = page.get_by_label("Target 1", exact=False).first
     expect(target).to_have_attribute("aria-invalid", "true")
-    expect(page.locator(f"#{target.get_attribute('id')}-err")).to_contain_text("Target sasaran ke-1 wajib diisi")
+    error = page.locator(f"#{target.get_attribute('id')}-err")
+    expect(error).to_contain_text("Target sasaran ke-1 wajib diisi")
+    expect(error.locator("[lang=en]")).to_contain_text("Target of target 1 is required")  # English beside it
     expect(page.locator("#result.err")).to_be_visible()
     target.fill("99%")
     page.click("#decide-form button[type=submit]")

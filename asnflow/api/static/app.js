@@ -508,7 +508,10 @@ function showProblems(root, resultEl, e) {
     const text = window.LANG === "en" ? p.en : p.id;
     const slot = errorSlot(root, p.field);
     if (!slot) { general.push(text); continue; }
-    slot.textContent = slot.textContent ? `${slot.textContent}; ${text}` : text;
+    // The page's language first, the other beside it (the API always gives both).
+    const other = window.LANG === "en" ? ["id", p.id] : ["en", p.en];
+    slot.insertAdjacentHTML("beforeend", `${slot.textContent ? "; " : ""}${esc(text)}` +
+      (other[1] && other[1] !== text ? ` <span class="alt" lang="${other[0]}">/ ${esc(other[1])}</span>` : ""));
     const control = root.querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`) || slot.closest("fieldset");
     if (control) { control.setAttribute("aria-invalid", "true"); first = first || control; }
   }
