@@ -177,7 +177,11 @@ FORMS_LIST: tuple[Form, ...] = (
         Field("perilaku_kerja", "select", _l("Perilaku kerja (periodik, opsional)", "Work behaviour (periodic, optional)"), options=RATINGS),
     ), _outcomes(RECORDED=("Catat", "Record"))),
     Form("RATING", "evaluation", _l("Penilaian kinerja", "Performance rating"), (
-        Field("hasil_kerja", "select", _l("Hasil kerja", "Work results"), required=True, options=RATINGS),
+        # Not marked required: a unit head's work results follow the unit's organisation predicate (SE
+        # MenPANRB 3/2023), so the kind's own rule decides when it must be given (everyone else: always).
+        Field("hasil_kerja", "select", _l("Hasil kerja", "Work results"), options=RATINGS,
+              help=_l("Wajib, kecuali pimpinan unit (mengikuti predikat organisasi unit)",
+                      "Required, except for a unit head (follows the unit's organisation predicate)")),
         Field("perilaku_kerja", "select", _l("Perilaku kerja", "Work behaviour"), required=True, options=RATINGS),
     ), _outcomes(SUBMITTED=("Kirim", "Submit"))),
     Form("ACKNOWLEDGEMENT", "evaluation", _l("Terima hasil atau ajukan keberatan", "Accept the result or object"), (),

@@ -22,8 +22,9 @@ async def test_forms_are_served_to_anyone_signed_in_with_both_languages(database
         body = r.json()
         assert body["count"] == len(decision_forms.FORMS) and {f["kind"] for f in body["data"]} == set(decision_forms.FORMS)
         rating = (await api.http.get("/api/v1/decision-forms/RATING", headers=auth)).json()
-        hasil = rating["fields"][0]
-        assert hasil["name"] == "hasil_kerja" and hasil["required"] and hasil["type"] == "select"
+        hasil, perilaku = rating["fields"]
+        assert hasil["name"] == "hasil_kerja" and hasil["type"] == "select" and set(hasil["help"]) == {"id", "en"}
+        assert perilaku["name"] == "perilaku_kerja" and perilaku["required"]
         assert hasil["options"][0] == {"value": "DI_ATAS_EKSPEKTASI", "label": {"id": "Di Atas Ekspektasi", "en": "Above expectation"}}
         decree = (await api.http.get("/api/v1/decision-forms/PROMOTION_DECREE", headers=auth)).json()
         assert [(f["name"], f["type"], f["when"]) for f in decree["fields"]] == [("sk_nomor", "text", ["DECREED"]), ("sk_tanggal", "date", ["DECREED"])]
