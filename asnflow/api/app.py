@@ -69,6 +69,7 @@ def create_app(settings: Any) -> FastAPI:
     errors.install(app)
     hardening.install(app, settings)
     audit.install(app)  # every auditor access is recorded before it is served
-    for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, stats, complaints, notifications, delegations, trainings, forms, web):
+    for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, stats, complaints, notifications, delegations, trainings, web):
         app.include_router(module.router)
+    app.include_router(forms.router)
     return app
