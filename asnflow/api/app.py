@@ -14,7 +14,8 @@ from asnflow.api import errors, hardening, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
 from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, kinship, me, notifications, promotions, stats, tasks, trainings
-from asnflow.api.routes import forms
+
+from asnflow.api.routes import forms  # decision forms (kept off the line above, which every process edits)
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
