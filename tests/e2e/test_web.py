@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -326,7 +327,7 @@ def test_notifications_screen_lists_marks_read_and_counts_in_the_header(stack: D
     assert link.get_attribute("href").startswith(("/?task=", "/cases/", "/delegations"))
 
     # A task's notification opens that task's form in the inbox: here the evaluation's check-in.
-    page.locator("#notif-list a", has_text="Dialog kinerja").first.click()
+    page.locator("#notif-list a", has_text=re.compile(r"Dialog kinerja .*2026")).first.click()
     expect(page.locator("#decide-h")).to_be_focused()
     expect(page.locator("#decide-task")).to_contain_text("Dialog kinerja")
     page.get_by_label("Umpan balik").fill("Target layanan daring tercapai; dokumentasi perlu dilengkapi.")
