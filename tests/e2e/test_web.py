@@ -89,6 +89,7 @@ def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevSta
     page.goto(base + "/")
     row = task_row(page, "SKP_DRAFT")
     row.get_by_role("button", name="Buka").click()
+    expect(page.locator("#decide-h")).to_be_focused()
     page.get_by_label("Indikator 1").fill("Layanan aplikasi daring tersedia")
     page.click("#decide-form button[type=submit]")  # the target is missing: refused, the message beside its field
     target = page.get_by_label("Target 1", exact=False).first
@@ -106,6 +107,7 @@ def test_approver_decides_in_the_page_and_sees_the_timeline_change(stack: DevSta
     sign_in(page, base, boss["nip"])
     row = task_row(page, "SKP_AGREEMENT")
     row.get_by_role("button", name="Buka").click()
+    expect(page.locator("#decide-h")).to_be_focused()  # the form is drawn
     before = page.locator("#timeline li").count()
     page.select_option("#outcome", "AGREED")
     page.fill("#reason", "Target selaras dengan renstra")

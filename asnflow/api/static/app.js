@@ -72,6 +72,13 @@ let current = null;
 async function openTask(t) {
   current = t; $("#decide").hidden = false;
   $("#decide-task").textContent = t.title;
+  // Nothing can be typed into the previous task's form while this one is being drawn.
+  const formEl = $("#decide-form"); formEl.inert = true; $("#reason").value = "";
+  try { await drawTask(t); } finally { formEl.inert = false; }
+  $("#decide-h").focus();
+}
+
+async function drawTask(t) {
   const form = await decisionForm(t.kind);
   const label = (o) => form && form.outcomes[o] ? `${o} — ${form.outcomes[o][window.LANG] || form.outcomes[o].id}` : o;
   $("#outcome").innerHTML = t.outcomes.map((o) => `<option value="${esc(o)}">${esc(label(o))}</option>`).join("");
@@ -79,9 +86,8 @@ async function openTask(t) {
   renderDecisionForm($("#kind-fields"), form, () => $("#outcome").value, caseFacts(history.data));
   $("#behalf").textContent = t.on_behalf_of ? `${T["form.behalf"]} ${t.on_behalf_of}` : "";
   $("#case-link").textContent = t.case_id; $("#case-link").href = `/cases/${encodeURIComponent(t.case_id)}`;
-  $("#result").textContent = ""; $("#reason").value = "";
+  $("#result").textContent = "";
   clearFieldErrors($("#decide-form"));
-  $("#decide-h").focus();
 }
 
 async function act(t, action) {
