@@ -18,6 +18,7 @@ from typing import Any
 
 from asnflow.domain import complaints as cp
 from asnflow.domain import performance as pf
+from asnflow.domain import position as ps
 from asnflow.domain import promotion as pr
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import PENDIDIKAN, UNITS
@@ -130,11 +131,12 @@ def _sha(name: str, label: Label, **kw: Any) -> Field:
     return Field(name, "sha256", label, help=_l("64 digit heksadesimal huruf kecil", "64 lower-case hex digits"), **kw)
 
 
-def _letter(nomor: str, tanggal: str, when: str, what: Label) -> tuple[Field, Field]:
-    """A letter's or decree's number and date, asked for one outcome."""
+def _letter(nomor: str, tanggal: str, when: str | None, what: Label) -> tuple[Field, Field]:
+    """A letter's or decree's number and date, asked for one outcome (None: for every outcome)."""
+    outcomes = (when,) if when else ()
     return (
-        Field(nomor, "text", _l(f"Nomor {what['id']}", f"{what['en']} number"), required=True, when=(when,), max_length=TEXT_MAX),
-        Field(tanggal, "date", _l(f"Tanggal {what['id']}", f"{what['en']} date"), required=True, when=(when,)),
+        Field(nomor, "text", _l(f"Nomor {what['id']}", f"{what['en']} number"), required=True, when=outcomes, max_length=TEXT_MAX),
+        Field(tanggal, "date", _l(f"Tanggal {what['id']}", f"{what['en']} date"), required=True, when=outcomes),
     )
 
 
@@ -254,6 +256,57 @@ FORMS_LIST: tuple[Form, ...] = (
     Form("ROTATION_DECREE", "promotion", _l("SK mutasi", "Transfer decree"),
          _letter("sk_nomor", "sk_tanggal", "DECREED", _l("SK", "Decree")),
          _outcomes(DECREED=("Tetapkan SK", "Decree"), REJECTED=("Tolak", "Reject"))),
+    # position promotion: Tim Penilai Kinerja route and open JPT selection (PermenPANRB 15/2019, 3/2020)
+    Form("POSITION_TPK_DECLARATION", "position", _l("Pernyataan konflik kepentingan", "Conflict-of-interest declaration"), (),
+         _outcomes(NO_CONFLICT=("Tidak ada konflik", "No conflict"), CONFLICT=("Ada konflik, mundur", "Conflict, recuse"))),
+    Form("POSITION_TPK_RECOMMENDATION", "position", _l("Rekomendasi Tim Penilai Kinerja", "Performance board recommendation"), (
+        Field("ranking", "list", _l("Urutan calon (NIP)", "Ranked candidates (NIP)"), required=True, when=("RECOMMENDED",), item_type="text",
+              max_items=3, max_length=18, help=_l("1–3 NIP berbeda dari kelompok talenta, terbaik dahulu", "1–3 different NIPs of the talent pool, best first")),
+        _sha("notulen_sha256", _l("SHA-256 notulen sidang", "Session minutes SHA-256"), when=("RECOMMENDED",)),
+    ), _outcomes(RECOMMENDED=("Rekomendasikan", "Recommend"), NONE_SUITABLE=("Tidak ada yang sesuai", "None suitable"))),
+    Form("POSITION_PPK_DECISION", "position", _l("Keputusan PPK", "PPK decision"), (
+        Field("nip", "text", _l("NIP yang diangkat", "NIP appointed"), required=True, when=("APPOINTED",), max_length=18,
+              help=_l("Salah satu dari urutan rekomendasi", "One of the recommended ranking")),
+    ), _outcomes(APPOINTED=("Angkat", "Appoint"), REJECTED=("Tolak", "Reject"))),
+    Form("POSITION_MENDAGRI_APPROVAL", "position", _l("Persetujuan tertulis Mendagri", "Home Minister's written approval"),
+         _letter("nomor", "tanggal", "APPROVED", _l("surat", "Letter")),
+         _outcomes(APPROVED=("Disetujui", "Approved"), REFUSED=("Ditolak", "Refused"))),
+    Form("POSITION_DECREE", "position", _l("SK pengangkatan", "Appointment decree"),
+         _letter("sk_nomor", "sk_tanggal", None, _l("SK", "Decree")), _outcomes(DECREED=("Tetapkan SK", "Decree"))),
+    Form("POSITION_INAUGURATION", "position", _l("Pelantikan dan sumpah jabatan", "Inauguration and oath"), (
+        Field("berita_acara_nomor", "text", _l("Nomor berita acara", "Record number"), required=True, max_length=TEXT_MAX),
+        Field("tanggal", "date", _l("Tanggal pelantikan", "Inauguration date"), required=True),
+        Field("sumpah", "boolean", _l("Sumpah/janji jabatan diucapkan", "Oath of office taken"), required=True),
+    ), _outcomes(INAUGURATED=("Dilantik", "Inaugurated"))),
+    Form("JPT_PANSEL_FORMATION", "position", _l("Pembentukan panitia seleksi", "Forming the selection committee"),
+         _letter("sk_nomor", "sk_tanggal", "FORMED", _l("SK pansel", "Committee decree")),
+         _outcomes(FORMED=("Bentuk pansel", "Form"), REJECTED=("Tolak", "Reject"))),
+    Form("JPT_PANSEL_DECLARATION", "position", _l("Pernyataan konflik kepentingan pansel", "Committee conflict declaration"), (),
+         _outcomes(NO_CONFLICT=("Tidak ada konflik", "No conflict"), CONFLICT=("Ada konflik, mundur", "Conflict, recuse"))),
+    Form("JPT_ANNOUNCEMENT", "position", _l("Pengumuman lowongan JPT", "JPT vacancy announcement"),
+         _letter("nomor", "tanggal", None, _l("pengumuman", "Announcement")), _outcomes(ANNOUNCED=("Umumkan", "Announce"))),
+    Form("JPT_ADMIN_CHECK", "position", _l("Seleksi administrasi", "Administrative check"), (
+        Field(
+            "documents", "list", _l("Daftar periksa dokumen", "Document checklist"), required=True, when=("PASSED",),
+            items=(
+                Field("code", "select", _l("Dokumen", "Document"), required=True, options=tuple(Option(c, dict(n)) for c, n in ps.ADMIN_DOCUMENTS.items())),
+                _sha("sha256", _l("SHA-256 dokumen", "Document SHA-256"), required=True),
+            ),
+            help=_l("Setiap dokumen persyaratan, masing-masing dengan hash-nya", "Every required document, each with its hash"),
+        ),
+    ), _outcomes(PASSED=("Memenuhi syarat", "Passed"), FAILED=("Tidak memenuhi syarat", "Failed"))),
+    Form("JPT_ASSESSMENT", "position", _l("Nilai tahap seleksi", "Stage scores"), (
+        Field("scores", "map", _l("Nilai per peserta", "Score per applicant"), required=True,
+              key=Field("nip", "text", _l("NIP peserta", "Applicant NIP"), required=True, max_length=18),
+              items=(Field("score", "number", _l("Nilai (0–100)", "Score (0–100)"), required=True, minimum=0, maximum=100),),
+              help=_l("Satu nilai untuk setiap peserta tahap ini", "One score for every applicant still in this stage")),
+    ), _outcomes(SCORED=("Catat nilai", "Record scores"))),
+    Form("JPT_PPK_PICK", "position", _l("PPK memilih satu dari tiga", "PPK picks one of three"), (
+        Field("nip", "text", _l("NIP yang dipilih", "NIP picked"), required=True, when=("PICKED",), max_length=18),
+    ), _outcomes(PICKED=("Pilih", "Pick"), REJECTED=("Tolak", "Reject"))),
+    Form("JPT_NATIONAL_RECOMMENDATION", "position", _l("Rekomendasi instansi nasional", "National body's recommendation"),
+         _letter("nomor", "tanggal", None, _l("surat rekomendasi", "Recommendation letter")),
+         _outcomes(RECOMMENDED=("Direkomendasikan", "Recommended"), NOT_RECOMMENDED=("Tidak direkomendasikan", "Not recommended"))),
     # training (PP 11/2017, PP 17/2020)
     Form("TRAINING_PLAN_DRAFT", "training", _l("Rencana pengembangan kompetensi", "Competency development plan"), (
         Field("budgets", "map", _l("Anggaran per perangkat daerah (Rp)", "Budget per agency (Rp)"), required=True,

@@ -473,3 +473,54 @@ def test_bulk_decision_offers_only_the_outcomes_every_selected_task_accepts(stac
     page.click("#bulk-submit")
     expect(page.locator("#bulk-results li.ok")).to_have_count(2)
     shot(page, "inbox-bulk")
+
+
+def draw(page: Page, kind: str, outcome: str) -> None:
+    """Draw a kind's served form into the inbox's decision panel (kinds no test case reaches here)."""
+    page.evaluate(
+        """async ([kind, outcome]) => {
+          $("#decide").hidden = false; $("#case-link").textContent = "(uji / test)";
+          $("#outcome").innerHTML = `<option>${outcome}</option>`;
+          renderDecisionForm($("#kind-fields"), await decisionForm(kind), () => outcome, {});
+        }""",
+        [kind, outcome],
+    )
+
+
+def collected(page: Page) -> dict:
+    return page.evaluate("collectDecisionData($('#kind-fields'))")
+
+
+def test_generated_forms_send_maps_lists_objects_and_booleans_as_the_validators_expect(stack: DevStack, browser_page: Page) -> None:
+    page, base = browser_page, stack.url
+    sign_in(page, base, user("Ordinary employee")["nip"])
+    a, b = "199001012015011001", "199102022016021002"
+
+    draw(page, "JPT_ASSESSMENT", "SCORED")  # a map NIP → score
+    page.get_by_label("NIP peserta 1").fill(a)
+    page.get_by_label("Nilai (0–100) 1").fill("87.5")
+    page.get_by_role("button", name="Tambah: Nilai per peserta").click()
+    page.get_by_label("NIP peserta 2").fill(b)
+    page.get_by_label("Nilai (0–100) 2").fill("90")
+    assert collected(page) == {"scores": {a: 87.5, b: 90}}
+
+    draw(page, "POSITION_TPK_RECOMMENDATION", "RECOMMENDED")  # a list of texts, an optional hash left out
+    page.get_by_role("textbox", name="Urutan calon (NIP) 1").fill(b)
+    page.get_by_role("button", name="Tambah: Urutan calon (NIP)").click()
+    page.get_by_role("textbox", name="Urutan calon (NIP) 2").fill(a)
+    assert collected(page) == {"ranking": [b, a]}
+
+    draw(page, "PROMOTION_REVISION", "RESUBMITTED")  # an object holding a map, a number and a choice
+    page.get_by_role("button", name="Tambah: Predikat per tahun").click()
+    page.get_by_role("spinbutton", name="Tahun 1").fill("2025")
+    page.get_by_role("combobox", name="Predikat 1").select_option(label="Baik (BAIK)")
+    page.get_by_label("Angka kredit").fill("12.5")
+    page.get_by_label("Ijazah baru").select_option(label="S2")
+    assert collected(page) == {"declared": {"predicates": {"2025": "BAIK"}, "angka_kredit": 12.5, "ijazah_baru": "S2"}}
+
+    draw(page, "POSITION_INAUGURATION", "INAUGURATED")  # a yes/no answer is a JSON boolean
+    page.get_by_label("Sumpah/janji jabatan diucapkan").select_option(label="Ya")
+    page.get_by_label("Nomor berita acara").fill("BA-01/2026")
+    page.get_by_label("Tanggal pelantikan").fill("2026-12-01")
+    assert collected(page) == {"berita_acara_nomor": "BA-01/2026", "tanggal": "2026-12-01", "sumpah": True}
+    assert page.evaluate(A11Y_CHECK) == []

@@ -11,6 +11,7 @@ import pytest
 from asnflow.domain import complaints as cp
 from asnflow.domain import decision_forms as df
 from asnflow.domain import performance as pf
+from asnflow.domain import position as ps
 from asnflow.domain import promotion as pr
 from asnflow.domain import rules as er
 from asnflow.domain import training as tr
@@ -28,6 +29,7 @@ def known_kinds() -> set[str]:
         set(er.TASK_DUE_WORKING_DAYS[er.EVALUATION_REGULATION])
         | set(pr.PROMOTION_DUE_WORKING_DAYS[pr.DUE_VERSION])
         | set(RULES.due_working_days)
+        | set(ps.POSITION_DUE_WORKING_DAYS)
         | {cw.VERIFY, cw.FOLLOW_UP, cw.ASN_RESPONSE, SUPERVISION_KIND}
     )
 
@@ -90,6 +92,16 @@ def _documents(data: dict[str, Any]) -> list[dict[str, Any]]:
     return pr.checklist_problems(data, required)
 
 
+def _admin_documents(data: dict[str, Any]) -> list[dict[str, Any]]:
+    docs = data.get("documents")
+    present = [d.get("code") for d in docs if isinstance(d, dict)] if isinstance(docs, list) else []
+    return pr.checklist_problems(data, present, ps.ADMIN_DOCUMENTS)
+
+
+def _letter(nomor: str, tanggal: str) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    return lambda d: pw.text_problems(d, nomor) + pw.date_problem(d, tanggal)
+
+
 def _calibration(data: dict[str, Any]) -> list[dict[str, Any]]:
     items = data.get("adjustments") or []
     members = {a["nip"]: "BAIK" for a in items if isinstance(a, dict) and "nip" in a}
@@ -116,6 +128,15 @@ VALIDATORS: dict[str, Callable[[str, dict[str, Any]], list[dict[str, Any]]]] = {
     "TRAINING_EVALUATION": lambda o, d: tr.validate_training_evaluation(d),
     "LATSAR_ENROLMENT": lambda o, d: tr.validate_latsar_enrolment(d),
     "LATSAR_RESULT": lambda o, d: tr.validate_latsar_result(o, d, RULES),
+    "POSITION_MENDAGRI_APPROVAL": lambda o, d: _letter("nomor", "tanggal")(d) if o == "APPROVED" else [],
+    "POSITION_DECREE": lambda o, d: _letter("sk_nomor", "sk_tanggal")(d),
+    # The oath is checked inline in PositionCase._shared_validation (sumpah must be true): mirrored here.
+    "POSITION_INAUGURATION": lambda o, d: _letter("berita_acara_nomor", "tanggal")(d) + ([] if d.get("sumpah") is True else [{"field": "data.sumpah"}]),
+    "JPT_PANSEL_FORMATION": lambda o, d: _letter("sk_nomor", "sk_tanggal")(d) if o == "FORMED" else [],
+    "JPT_ANNOUNCEMENT": lambda o, d: _letter("nomor", "tanggal")(d),
+    "JPT_NATIONAL_RECOMMENDATION": lambda o, d: _letter("nomor", "tanggal")(d),
+    "JPT_ADMIN_CHECK": lambda o, d: _admin_documents(d) if o == "PASSED" else [],
+    "JPT_ASSESSMENT": lambda o, d: ps.score_problems(d.get("scores"), list(d.get("scores") or {"199001012015011001": 0})),
     cw.FOLLOW_UP: lambda o, d: cw._text_problems(d.get("text"), "data.text", 10),
     cw.ASN_RESPONSE: lambda o, d: cw._text_problems(d.get("response"), "data.response", 1),
 }
