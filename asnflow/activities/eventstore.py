@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Cipher, IntegrityError, JSONTranscoder
+from eventsourcing.utils import Environment, resolve_topic
 from psycopg.rows import tuple_row
 
 from asnflow.domain.events import (
@@ -60,6 +61,25 @@ class EventStore(Application[Any]):
     name = APP_NAME
     # Cases are append-only logs read by version range; caching aggregates buys nothing.
     is_snapshotting_enabled = False
+
+
+class StateCodec:
+    """Opens raw `state` bytes read by SQL (audit, sealing): the store's cipher, then its JSON transcoder."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
+
+        environment = Environment(APP_NAME, env)
+        topic = environment.get("CIPHER_TOPIC")
+        self.cipher: Cipher | None = resolve_topic(topic)(environment) if topic else None
+        self.transcoder = JSONTranscoder()
+        for t in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+            self.transcoder.register(t)
+
+    def decode(self, state: bytes) -> dict[str, Any]:
+        """The event's fields; ValueError when the bytes were changed (AES-GCM tag) or are not an event."""
+        plain = self.cipher.decrypt(state) if self.cipher is not None else state
+        return self.transcoder.decode(plain)  # type: ignore[no-any-return]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from asnflow.domain.nip import (
     parse_ni_pppk,
     parse_nip,
 )
+from asnflow.domain.personal import InvalidPersonalData, normalise_email, normalise_phone, parse_nik
 from asnflow.domain.organisation import (
     BKPSDMD,
     PENDIDIKAN,
@@ -46,6 +47,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "tmt_golongan",
     "tmt_jabatan",
 )
+# Personal data (optional columns: older SIASN extracts lack them). Encrypted at rest with every stored
+# event, never in a view; shown only to the person, BKPSDM and ADMIN (asnflow.domain.personal).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("nik", "email", "telepon")
+ALL_COLUMNS = CSV_COLUMNS + OPTIONAL_COLUMNS
 MAX_TEXT = {"nama": 200, "jabatan": 300}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -67,6 +72,9 @@ class EmployeeRecord:
     pendidikan: str
     tmt_golongan: date | None
     tmt_jabatan: date
+    nik: str | None = None
+    email: str | None = None
+    telepon: str | None = None  # +62…
 
     @property
     def is_pppk(self) -> bool:
@@ -93,6 +101,9 @@ class EmployeeRecord:
             "pendidikan": self.pendidikan,
             "tmt_golongan": self.tmt_golongan.isoformat() if self.tmt_golongan else None,
             "tmt_jabatan": self.tmt_jabatan.isoformat(),
+            "nik": self.nik,
+            "email": self.email,
+            "telepon": self.telepon,
         }
 
     @classmethod
@@ -111,6 +122,9 @@ class EmployeeRecord:
             pendidikan=d["pendidikan"],
             tmt_golongan=date.fromisoformat(d["tmt_golongan"]) if d.get("tmt_golongan") else None,
             tmt_jabatan=date.fromisoformat(d["tmt_jabatan"]),
+            nik=d.get("nik") or None,
+            email=d.get("email") or None,
+            telepon=d.get("telepon") or None,
         )
 
 
@@ -127,7 +141,7 @@ class DirectoryImportError(ValueError):
     """The import file was rejected as a whole; `problems` lists every problem found."""
 
     def __init__(self, problems: list[ImportProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.line, CSV_COLUMNS.index(p.field) if p.field in CSV_COLUMNS else -1))
+        self.problems = sorted(problems, key=lambda p: (p.line, ALL_COLUMNS.index(p.field) if p.field in ALL_COLUMNS else -1))
         n = len(self.problems)
         self.message_id = f"Berkas impor ditolak: {n} masalah ditemukan"
         self.message_en = f"Import file rejected: {n} problem(s) found"
@@ -138,10 +152,10 @@ def to_csv(records: Iterable[EmployeeRecord]) -> str:
     """Write records in the import format (header + one row each)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(ALL_COLUMNS)
     for r in records:
         d = r.to_dict()
-        writer.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+        writer.writerow(["" if d[c] is None else d[c] for c in ALL_COLUMNS])
     return buf.getvalue()
 
 
@@ -256,6 +270,7 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
             "TMT jabatan is earlier than the TMT CPNS encoded in the NIP",
         )
 
+    nik, email, telepon = _personal(row, tanggal_lahir, jk)
     atasan = normalise_nip(v["atasan_nip"]) or None
     if not row.ok:
         return None
@@ -273,7 +288,42 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
         pendidikan=pendidikan,
         tmt_golongan=tmt_golongan,
         tmt_jabatan=tmt_jabatan,
+        nik=nik,
+        email=email,
+        telepon=telepon,
     )
+
+
+def _personal(row: _Row, tanggal_lahir: date | None, jk: str) -> tuple[str | None, str | None, str | None]:
+    """NIK (agreeing with birth date and sex), e-mail and phone, each optional; problems never echo a NIK."""
+    values = row.values
+    nik = email = telepon = None
+    if values.get("nik"):
+        try:
+            parsed = parse_nik(values["nik"])
+        except InvalidPersonalData as e:
+            row.bad("nik", e.message_id, e.message_en)
+        else:
+            nik = parsed.value
+            if tanggal_lahir is not None and not parsed.matches_birth_date(tanggal_lahir):
+                row.bad("nik", "Tanggal lahir pada NIK tidak sama dengan tanggal_lahir",
+                        "The birth date in the NIK differs from tanggal_lahir")
+            if jk in ("L", "P") and parsed.sex != jk:
+                row.bad("nik", "Jenis kelamin pada NIK (tanggal + 40 untuk perempuan) tidak sama dengan jenis_kelamin",
+                        "The sex in the NIK (day + 40 for women) differs from jenis_kelamin")
+    for field, normalise in (("email", normalise_email), ("telepon", normalise_phone)):
+        if values.get(field):
+            try:
+                value = normalise(values[field])
+            except InvalidPersonalData as e:
+                # The rejected value is personal data too: the problem names the field, not the value.
+                row.bad(field, e.message_id.split(":")[0], e.message_en.split(":")[0])
+            else:
+                if field == "email":
+                    email = value
+                else:
+                    telepon = value
+    return nik, email, telepon
 
 
 def _header_problems(header: list[str]) -> list[ImportProblem]:
@@ -284,7 +334,7 @@ def _header_problems(header: list[str]) -> list[ImportProblem]:
             problems.append(ImportProblem(1, col, f"Kolom ganda: {col}", f"Duplicate column: {col}"))
         seen.add(col)
     missing = [c for c in CSV_COLUMNS if c not in seen]
-    extra = [c for c in header if c not in CSV_COLUMNS]
+    extra = [c for c in header if c not in ALL_COLUMNS]
     if missing:
         problems.append(
             ImportProblem(1, "", f"Kolom wajib tidak ada: {', '.join(missing)}", f"Missing required columns: {', '.join(missing)}")

@@ -258,7 +258,8 @@ async def export_events(
         occurred_to=occurred_to, after=after, until=min(until, head) if until is not None else head,
     )
     chunks = act.export_chunks(
-        settings.database_url, flt, format, ui_url=act.temporal_ui_url(settings), namespace=settings.temporal_namespace
+        settings.database_url, flt, format, codec=act.state_codec(settings), ui_url=act.temporal_ui_url(settings),
+        namespace=settings.temporal_namespace,
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
@@ -272,7 +273,7 @@ async def export_events(
 def verify_settings(settings: Any, case_id: str | None = None) -> act.VerifyReport:
     """Per-case chains, signed checkpoints and the sealed global chain, straight from PostgreSQL."""
     with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
-        return act.verify(conn, act.trusted_keys(settings), case_id)
+        return act.verify(conn, act.trusted_keys(settings), case_id, codec=act.state_codec(settings))
 
 
 @router.get("/verify", response_model=AuditVerifyPublic)
@@ -340,7 +341,7 @@ async def case_bundle(case_id: str, user: CurrentUser, res: ResourcesDep) -> Res
         key = act.load_signing_key(settings)
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
             return act.build_bundle(
-                conn, case_id, key, generated_by={"nip": user.nip, "roles": user.roles, "channel": "api"},
+                conn, case_id, key, codec=act.state_codec(settings), generated_by={"nip": user.nip, "roles": user.roles, "channel": "api"},
                 ui_url=act.temporal_ui_url(settings), namespace=settings.temporal_namespace,
             )
 
