@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, StateCodec, read_case, record
 from asnflow.domain import audit as da
+from asnflow.domain.personal import redact
 from asnflow.domain.events import EVENT_TYPES, GENESIS_HASH, canonical, case_aggregate_id, event_hash
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
@@ -278,8 +279,11 @@ class ExportFilter:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v not in (None, 0)}
 
 
-def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any]:
-    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check."""
+def export_record(row: Row, ui_url: str | None, namespace: str, *, redacted: bool = True) -> dict[str, Any]:
+    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check.
+
+    Personal values (NIK, contacts, reporters) are redacted after the hash check; bundles keep them, because
+    an offline verifier must recompute every hash from the exact payload."""
     f = row.fields
     try:
         valid = row.recomputed_hash() == f.get("hash")
@@ -290,7 +294,7 @@ def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any
         "process": f.get("process"), "occurred_at": f["occurred_at"].isoformat() if "occurred_at" in f else None,
         "actor": f.get("actor"), "workflow_id": f.get("workflow_id"), "run_id": f.get("run_id"),
         "temporal_url": da.temporal_url(ui_url, namespace, f.get("workflow_id", ""), f.get("run_id", "")),
-        "reason": f.get("reason"), "payload": f.get("payload"), "previous_hash": f.get("previous_hash"),
+        "reason": f.get("reason"), "payload": redact(f.get("payload")) if redacted else f.get("payload"), "previous_hash": f.get("previous_hash"),
         "hash": f.get("hash"), "hash_valid": valid,
     }
 
@@ -661,7 +665,7 @@ def build_bundle(
     rows = list(iter_rows(conn, codec=codec, originator_id=case_aggregate_id(case_id)))
     if not rows:
         raise AuditRefusedError("Perkara tidak ditemukan.", "Case not found.")
-    events = [export_record(r, ui_url, namespace) for r in rows]
+    events = [export_record(r, ui_url, namespace, redacted=False) for r in rows]
     for e in events:
         e.pop("hash_valid")
     events_bytes = b"".join(canonical(e).encode() + b"\n" for e in events)

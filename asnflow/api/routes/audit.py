@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asnflow.activities import audit as act
 from asnflow.activities.eventstore import read_case
+from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, body, unavailable
@@ -207,7 +208,7 @@ def row_public(r: dict[str, Any], settings: Any = None) -> AuditEventPublic:
     return AuditEventPublic(
         position=r["position"], version=r["version"], type=r["type"], case_id=r["case_id"], process=r["process"],
         occurred_at=occurred, actor=ActorPublic(**{k: r["actor"].get(k) for k in ("nip", "role", "on_behalf_of")}),
-        reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"], hash=r["hash"],
+        reason=r["reason"], payload=redact(r["payload"]), previous_hash=r["previous_hash"], hash=r["hash"],
         hash_valid=recomputed == r["hash"], workflow_id=r["workflow_id"], run_id=r["run_id"],
         temporal_url=ui_link(settings, r["workflow_id"], r["run_id"]) if settings is not None else None,
     )
@@ -218,7 +219,7 @@ def event_public(position: int, event: Any, settings: Any) -> AuditEventPublic:
         position=position, version=event.originator_version, type=type(event).__name__, case_id=event.case_id,
         process=event.process, occurred_at=event.occurred_at,
         actor=ActorPublic(**{k: event.actor.get(k) for k in ("nip", "role", "on_behalf_of")}),
-        reason=event.reason, payload=event.payload, previous_hash=event.previous_hash, hash=event.hash,
+        reason=event.reason, payload=redact(event.payload), previous_hash=event.previous_hash, hash=event.hash,
         hash_valid=hash_of(event) == event.hash, workflow_id=event.workflow_id, run_id=event.run_id,
         temporal_url=ui_link(settings, event.workflow_id, event.run_id),
     )

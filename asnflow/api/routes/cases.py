@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from asnflow.activities.eventstore import read_case
+from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
@@ -106,7 +107,7 @@ def event_public(position: int, event: Any, hash_valid: bool) -> EventPublic:
         occurred_at=event.occurred_at,
         actor={k: event.actor.get(k) for k in ("nip", "role", "on_behalf_of")},  # type: ignore[arg-type]
         reason=event.reason,
-        payload=event.payload,
+        payload=redact(event.payload),  # NIK/contacts only through their own endpoints
         previous_hash=event.previous_hash,
         hash=event.hash,
         hash_valid=hash_valid,

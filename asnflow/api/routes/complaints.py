@@ -15,16 +15,15 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.activities.eventstore import EventStore, read_case
-from asnflow.api.routes.tasks import STATUS_BY_ERROR
+from asnflow.api.updates import deliver
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import INSPEKTORAT, UNITS, UNITS_BY_CODE, Role
 from asnflow.workflows.complaint import ComplaintWorkflow
@@ -342,25 +341,11 @@ def public_status(code: str, row: dict[str, Any]) -> dict[str, Any]:
 async def reply(res: Resources, conn: Any, raw_code: str, body: ReplyCreate) -> ReplyPublic:
     """The reporter's reply, delivered as the workflow's Update (validated there before anything is written)."""
     _, row = await load_by_code(conn, raw_code)
-    client = await res.temporal_client()
-    handle = client.get_workflow_handle(row["case_id"])
-    try:
-        result = await handle.execute_update(
-            ComplaintWorkflow.reporter_respond, ReporterResponseInput(message=body.message, satisfied=body.satisfied)
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-            problems = [d for d in cause.details if isinstance(d, dict)]
-            first = problems[0] if problems else {"id": cause.message, "en": cause.message}
-            raise ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems) from None
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "Laporan sudah ditutup.", "The report is closed.") from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    result = await deliver(
+        await res.temporal_client(), row["case_id"], ComplaintWorkflow.reporter_respond,
+        ReporterResponseInput(message=body.message, satisfied=body.satisfied),
+        missing=ApiError(409, "Laporan sudah ditutup.", "The report is closed."),
+    )
     await wait_for_view(conn, "complaints", result.position, res.settings.read_wait_seconds)
     return ReplyPublic(event_type=result.event_type, position=result.position, stage=result.stage)
 
