@@ -29,6 +29,14 @@ FUZZ_NIP = "198306172008012001"  # Rina Oktaviani (demo): a real directory entry
 MAX_EXAMPLES = 16  # per operation: ~80 operations give ≥ 1,000 cases within the time budget
 SEED = 20261128
 MIN_CASES = 1000
+# 503 + Retry-After is the documented answer while PostgreSQL or Temporal cannot serve (the CI database is
+# shared and does run out of connections). It passes schemathesis' check, but this test then requires each one
+# to carry Retry-After and allows them for at most 2 % of the cases: a route that answers 503 by design fails.
+CONFIG = """
+[checks.not_a_server_error]
+expected-statuses = ["200-499", 503]
+"""
+MAX_UNAVAILABLE_SHARE = 0.02
 
 
 def _free_port() -> int:
@@ -43,7 +51,10 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_response(
 ) -> None:
     st = shutil.which("st", path=str(Path(sys.executable).parent))
     assert st is not None, "schemathesis' `st` is not installed (pip install -e .[test])"
-    async with running_stack(dev_server_env.client, tmp_path, "asnflow_fuzz") as (settings, _store):
+    # Few live views keep the connection count low on the shared server (every table exists regardless).
+    async with running_stack(dev_server_env.client, tmp_path, "asnflow_fuzz", ["employees", "cases", "tasks"]) as (
+        settings, _store,
+    ):
         port = _free_port()
         # A fuzzed `min_position` far beyond the store makes a read wait out read_wait_seconds and then answer
         # from the view as it is: keep that wait short, or the budget goes on sleeping.
@@ -59,11 +70,13 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_response(
                 issuer=settings.jwt_issuer, audience=settings.jwt_audience,
             )
             report = tmp_path / "fuzz.json"
+            config = tmp_path / "schemathesis.toml"
+            config.write_text(CONFIG)
             proc = await asyncio.create_subprocess_exec(
-                st, "run", f"http://127.0.0.1:{port}/openapi.json",
+                st, "--config-file", str(config), "run", f"http://127.0.0.1:{port}/openapi.json",
                 "--checks", "not_a_server_error,response_schema_conformance",
                 "--phases", "fuzzing", "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-                "--request-timeout", "30", "--no-shrink", "--continue-on-failure",
+                "--request-timeout", "30", "--no-shrink", "--continue-on-failure", "--workers", "2",
                 "--header", f"Authorization: Bearer {token}",
                 "--report", "ndjson", "--report-ndjson-path", str(report),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -74,16 +87,24 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_response(
             await serving
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text[-6000:]
-    cases = _generated_cases(report)
+    cases, unavailable = _generated_cases(report)
     assert cases >= MIN_CASES, f"only {cases} cases generated\n{text[-3000:]}"
+    assert all(retry for _, retry in unavailable), f"503 without Retry-After: {unavailable}"
+    assert len(unavailable) <= MAX_UNAVAILABLE_SHARE * cases, f"{len(unavailable)} answers 503: {unavailable[:20]}"
 
 
-def _generated_cases(report: Path) -> int:
-    """Test cases that reached the API, counted from schemathesis' NDJSON event stream."""
-    count = 0
+def _generated_cases(report: Path) -> tuple[int, list[tuple[str, bool]]]:
+    """Test cases that reached the API and the 503 answers among them, from schemathesis' NDJSON events."""
+    count, unavailable = 0, []
     for line in report.read_text().splitlines():
-        event = json.loads(line)
-        for name, body in event.items():
-            if name == "ScenarioFinished":
-                count += len(body.get("recorder", {}).get("cases", {}))
-    return count
+        for name, body in json.loads(line).items():
+            if name != "ScenarioFinished":
+                continue
+            recorder = body.get("recorder", {})
+            count += len(recorder.get("cases", {}))
+            for interaction in recorder.get("interactions", {}).values():
+                response = interaction.get("response") or {}
+                if response.get("status_code") == 503:
+                    headers = {k.lower() for k in response.get("headers", {})}
+                    unavailable.append((recorder.get("label", "?"), "retry-after" in headers))
+    return count, unavailable

@@ -20,7 +20,7 @@ from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, body, unavailable
-from asnflow.api.schemas import ActorPublic, EventPublic, VerifyPublic
+from asnflow.api.schemas import BIGINT_MAX, ActorPublic, EventPublic, VerifyPublic
 from asnflow.domain.audit import temporal_url
 from asnflow.domain.events import event_hash, hash_of
 
@@ -167,7 +167,7 @@ async def search_events(
     unit: str | None = None,
     occurred_from: datetime | None = Query(default=None, alias="from"),
     occurred_to: datetime | None = Query(default=None, alias="to"),
-    after: Annotated[int, Query(ge=0, description="return events after this position")] = 0,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX, description="return events after this position")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
 ) -> AuditEventsPage:
@@ -246,8 +246,8 @@ async def export_events(
     unit: str | None = None,
     occurred_from: datetime | None = Query(default=None, alias="from"),
     occurred_to: datetime | None = Query(default=None, alias="to"),
-    after: Annotated[int, Query(ge=0)] = 0,
-    until: Annotated[int | None, Query(ge=0, description="up to this position (default: the head when the export starts)")] = None,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+    until: Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="up to this position (default: the head when the export starts)")] = None,
 ) -> StreamingResponse:
     """Stream matching events from the event store (the record) as JSONL or CSV, in constant memory."""
     require(user, *AUDIT_ROLES)
@@ -313,7 +313,7 @@ async def case_at(
     user: CurrentUser,
     res: ResourcesDep,
     at: Annotated[datetime | None, Query(description="the moment (ISO 8601); default now")] = None,
-    version: Annotated[int | None, Query(ge=0, description="or: as of this case version")] = None,
+    version: Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="or: as of this case version")] = None,
 ) -> CaseAsOfPublic:
     """A case as it stood at time T (or version N), folded from the store: open tasks, decisions so far."""
     require(user, *AUDIT_ROLES)

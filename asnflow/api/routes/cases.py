@@ -12,7 +12,7 @@ from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
-from asnflow.api.schemas import CaseEventsPublic, CasePublic, CasesPublic, EventPublic
+from asnflow.api.schemas import BIGINT_MAX, CaseEventsPublic, CasePublic, CasesPublic, EventPublic
 from asnflow.domain.events import GENESIS_HASH, hash_of
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -54,7 +54,7 @@ async def list_cases(
     subject_nip: Annotated[str | None, Query(pattern=r"^\d{18}$")] = None,
     unit: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> CasesPublic:
     """Cases visible to the caller, newest first, with filters."""

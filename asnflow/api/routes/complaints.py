@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.schemas import BIGINT_MAX
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.api.updates import deliver
@@ -458,7 +459,7 @@ async def managed_list(
     stage: str | None = None,
     escalated: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """Complaints for staff: all for managers, auditors and ADMIN; their own agency's for liaisons and heads."""

@@ -15,6 +15,7 @@ from asnflow.api.errors import ApiError
 from asnflow.api.routes.kinship import refuse_relatives
 from asnflow.api.updates import deliver
 from asnflow.api.schemas import (
+    BIGINT_MAX,
     BulkDecisionCreate,
     BulkDecisionPublic,
     BulkItemResult,
@@ -104,7 +105,7 @@ async def inbox(
     kind: str | None = None,
     case_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> InboxPublic:
     """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
