@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-STORE_CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+# eventsourcing.cryptography.AESCipher with its AES key schedule made once (same stored bytes).
+STORE_CIPHER_TOPIC = "asnflow.activities.eventstore:StoreCipher"
 # Keys that only ever appear in examples and documentation: refused everywhere.
 _DEFAULT_KEYS = frozenset({bytes(32), b"0" * 32, b"changeme" * 4})
 

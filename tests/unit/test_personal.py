@@ -117,7 +117,24 @@ def test_settings_refuse_a_missing_or_default_store_key_outside_dev(tmp_path: Pa
     with pytest.raises(ValueError, match="cannot be read"):
         Settings(data_dir=tmp_path, store_key_file=tmp_path / "missing")
     good = ensure_store_key(tmp_path / "k" / "store.key")
-    assert Settings(data_dir=tmp_path, store_key_file=good).store_env()["CIPHER_TOPIC"].endswith("AESCipher")
+    assert Settings(data_dir=tmp_path, store_key_file=good).store_env()["CIPHER_TOPIC"].endswith("StoreCipher")
     dev = Settings(data_dir=tmp_path / "dev", dev_mode=True)
     assert dev.store_key() == dev.store_key() == (tmp_path / "dev" / "keys" / "event-store.key").read_text()
     assert oct((tmp_path / "dev" / "keys" / "event-store.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_store_cipher_writes_what_eventsourcing_reads_and_refuses_a_changed_byte() -> None:
+    from eventsourcing.cryptography import AESCipher
+    from eventsourcing.utils import Environment
+
+    from asnflow.activities.eventstore import StoreCipher
+
+    env = Environment("asnflow", {"CIPHER_KEY": base64.b64encode(bytes(range(32))).decode()})
+    ours, library = StoreCipher(env), AESCipher(env)
+    plain = b'{"nik": "1504031503720001"}'
+    assert library.decrypt(ours.encrypt(plain)) == plain == ours.decrypt(library.encrypt(plain))
+    sealed = bytearray(ours.encrypt(plain))
+    assert b"1504031503720001" not in sealed
+    sealed[-1] ^= 1
+    with pytest.raises(ValueError):
+        ours.decrypt(bytes(sealed))
