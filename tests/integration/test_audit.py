@@ -455,5 +455,5 @@ def test_generated_events_match_build_events(audited: Audited) -> None:
     events, last = build_events(inp)
     audited.store.save(*events)
     with psycopg.connect(audited.url) as conn:
-        row = list(act.iter_rows(conn, codec=a.codec, originator_id=events[0].originator_id))[0]
+        row = list(act.iter_rows(conn, codec=audited.codec, originator_id=events[0].originator_id))[0]
     assert row.recomputed_hash() == last == act.export_record(row, None, "default")["hash"]
