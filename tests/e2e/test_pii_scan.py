@@ -1,6 +1,6 @@
 """The PII scan: a realistic run of `asnflow dev`, then every NIK, e-mail, phone and reporter identity it used is
-looked for in plain text in the raw Temporal history, search attributes and memos, every process log and the raw
-event-store rows. None may be there; the API still shows them to those allowed."""
+looked for in plain text in the raw Temporal history, search attributes and memos, every process log, the raw
+event-store rows and every other table of the database (views included). None may be there; the API still shows them to those allowed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from psycopg import sql
 from temporalio.client import Client
 
 from asnflow.runtime.demo_org import demo_employees
@@ -135,6 +136,17 @@ def test_no_personal_data_in_temporal_logs_or_stored_rows(data_root: Path) -> No
     try:
         with psycopg.connect(_database_url(stack.data_dir)) as conn:
             rows = conn.execute("SELECT topic, state FROM asnflow_events").fetchall()
+            # Every other table (views, tracking, audit chain) as text: none holds personal data at all.
+            tables = [t for (t,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                " AND table_type = 'BASE TABLE' AND table_name <> 'asnflow_events'"
+            ).fetchall()]
+            views = b"".join(
+                str(conn.execute(sql.SQL("SELECT coalesce(string_agg(t::text, '|'), '') FROM {} t").format(sql.Identifier(t))).fetchone()[0]).encode()  # type: ignore[index]
+                for t in tables
+            )
+        assert {"employees", "audit_log", "complaints"} <= set(tables)
+        assert _hits(views, needles) == []
         assert len(rows) > len(employees)  # the directory, the evaluation, the complaint
         raw_rows = b"".join(topic.encode() + bytes(state) for topic, state in rows)
         assert _hits(raw_rows, needles) == []

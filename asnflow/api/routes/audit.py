@@ -205,11 +205,13 @@ def row_public(r: dict[str, Any], settings: Any = None) -> AuditEventPublic:
         occurred_at=occurred.isoformat(), actor=r["actor"], workflow_id=r["workflow_id"], run_id=r["run_id"],
         reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"],
     )
+    # A row whose personal values the view never held: the check made when it was projected stands.
+    valid = recomputed == r["hash"] if r.get("redacted_hash_valid") is None else bool(r["redacted_hash_valid"])
     return AuditEventPublic(
         position=r["position"], version=r["version"], type=r["type"], case_id=r["case_id"], process=r["process"],
         occurred_at=occurred, actor=ActorPublic(**{k: r["actor"].get(k) for k in ("nip", "role", "on_behalf_of")}),
         reason=r["reason"], payload=redact(r["payload"]), previous_hash=r["previous_hash"], hash=r["hash"],
-        hash_valid=recomputed == r["hash"], workflow_id=r["workflow_id"], run_id=r["run_id"],
+        hash_valid=valid, workflow_id=r["workflow_id"], run_id=r["run_id"],
         temporal_url=ui_link(settings, r["workflow_id"], r["run_id"]) if settings is not None else None,
     )
 
