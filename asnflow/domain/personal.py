@@ -112,9 +112,19 @@ def normalise_phone(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """A copy of a payload with every personal value replaced (nested dicts and lists included)."""
+    """A copy of a payload with every personal value replaced (nested dicts and lists included).
+
+    Returns the very same object when there is nothing to redact (the common case, cheap to test with `is`)."""
     if isinstance(value, dict):
-        return {k: (REDACTED if k in PERSONAL_KEYS and v not in (None, "") else redact(v)) for k, v in value.items()}
+        out = None
+        for k, v in value.items():
+            new = REDACTED if k in PERSONAL_KEYS and v not in (None, "") else redact(v)
+            if new is not v and out is None:
+                out = dict(value)
+            if out is not None:
+                out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        items = [redact(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value

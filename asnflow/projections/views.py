@@ -271,7 +271,7 @@ class AuditLogView(View):
         if not isinstance(event, ev.CaseEvent):
             return None
         payload = redact(event.payload)
-        redacted_hash_valid = None if payload == event.payload else ev.hash_of(event) == event.hash
+        redacted_hash_valid = None if payload is event.payload else ev.hash_of(event) == event.hash
         return (
             position, event.case_id, event.process, type(event).__name__, event.originator_version,
             event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(payload),

@@ -104,6 +104,9 @@ def test_every_demo_employee_has_valid_unique_personal_data_and_old_files_still_
 def test_redaction_reaches_nested_personal_values_only() -> None:
     payload = {"nip": "1", "nik": "1504031503720001", "changes": {"email": "a@b.id"}, "list": [{"telepon": "+62812"}], "email": None}
     assert redact(payload) == {"nip": "1", "nik": REDACTED, "changes": {"email": REDACTED}, "list": [{"telepon": REDACTED}], "email": None}
+    assert payload["nik"] == "1504031503720001" and payload["changes"] == {"email": "a@b.id"}  # the original is untouched
+    plain = {"nip": "1", "data": {"targets": [{"indikator": "x"}]}, "email": ""}
+    assert redact(plain) is plain  # nothing to redact: no copy
 
 
 def test_settings_refuse_a_missing_or_default_store_key_outside_dev(tmp_path: Path) -> None:
