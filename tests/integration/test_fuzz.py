@@ -80,6 +80,7 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_response(
                 "--header", f"Authorization: Bearer {token}",
                 "--report", "ndjson", "--report-ndjson-path", str(report),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                cwd=tmp_path,  # schemathesis keeps a cache folder in its working directory
             )
             out, _ = await asyncio.wait_for(proc.communicate(), timeout=600)
         finally:
