@@ -66,6 +66,7 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/decision-forms/{kind}"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}/history"): SIGNED_IN,
+    ("GET", "/api/v1/employees/{nip}/personal"): SIGNED_IN,  # the handler: only the person, BKPSDM, ADMIN
     ("POST", "/api/v1/kinship"): SIGNED_IN,  # one declares one's own relatives
     ("POST", "/api/v1/kinship/withdraw"): SIGNED_IN,
     ("GET", "/api/v1/kinship"): SIGNED_IN,  # one's own; HR and oversight anyone's (handler)
