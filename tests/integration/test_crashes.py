@@ -128,20 +128,7 @@ def test_projector_killed_mid_stream_resumes_exactly_once_and_rebuilds_match(fre
     settings = make_settings(fresh_database_url, tmp_path)
     prepare_database(settings)
     store = EventStore(env=settings.store_env())
-    for i in range(1500):
-        case_id = f"drill-{i}"
-        record(
-            store,
-            RecordInput(
-                case_id=case_id, process="drill", expected_version=0, previous_hash=GENESIS_HASH, workflow_id=case_id,
-                run_id="r", occurred_at="2026-11-28T08:00:00+00:00",
-                events=[
-                    NewEvent("CaseOpened", {"subject_nip": None, "unit": "BKPSDMD", "title": case_id}, {"nip": None}),
-                    NewEvent("TaskOpened", {"task_id": f"{case_id}.t1", "kind": "DRILL", "outcomes": ["OK"],
-                                            "due_at": "2026-12-01T16:59:59+00:00"}, {"nip": None}),
-                ],
-            ),
-        )
+    record_drill_cases(store, 0, 1500)
     total = max_position(store)
     projector = spawn(settings, "projector")
     deadline = time.monotonic() + 60
@@ -171,4 +158,57 @@ def test_projector_killed_mid_stream_resumes_exactly_once_and_rebuilds_match(fre
         assert done.returncode == 0, done.stderr
     assert view_rows(fresh_database_url) == live
     assert tracking(fresh_database_url) == dict.fromkeys(PROJECTIONS, total)
+    store.close()
+
+
+def record_drill_cases(store: EventStore, start: int, count: int) -> None:
+    for i in range(start, start + count):
+        case_id = f"drill-{i}"
+        record(
+            store,
+            RecordInput(
+                case_id=case_id, process="drill", expected_version=0, previous_hash=GENESIS_HASH, workflow_id=case_id,
+                run_id="r", occurred_at="2026-11-28T08:00:00+00:00",
+                events=[
+                    NewEvent("CaseOpened", {"subject_nip": None, "unit": "BKPSDMD", "title": case_id}, {"nip": None}),
+                    NewEvent("TaskOpened", {"task_id": f"{case_id}.t1", "kind": "DRILL", "outcomes": ["OK"],
+                                            "due_at": "2026-12-01T16:59:59+00:00"}, {"nip": None}),
+                ],
+            ),
+        )
+
+
+def test_two_projectors_and_a_rebuild_under_appends_apply_every_event_once(fresh_database_url: str, tmp_path: Path) -> None:
+    """Two projector processes (two replicas) follow the store while it grows and a view is rebuilt under them."""
+    settings = make_settings(fresh_database_url, tmp_path)
+    prepare_database(settings)
+    store = EventStore(env=settings.store_env())
+    projectors = [spawn(settings, "projector"), spawn(settings, "projector")]
+    try:
+        for batch in range(6):
+            record_drill_cases(store, batch * 100, 100)
+            if batch == 3:
+                done = subprocess.run(
+                    [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", "tasks"], env=child_env(settings),
+                    capture_output=True, text=True, timeout=300,
+                )
+                assert done.returncode == 0, done.stderr
+        total = max_position(store)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and min(tracking(fresh_database_url).values()) < total:
+            time.sleep(0.1)
+    finally:
+        for proc in projectors:
+            stop(proc)
+    assert tracking(fresh_database_url) == dict.fromkeys(PROJECTIONS, total)
+    live = view_rows(fresh_database_url)
+    assert len(live["audit_log"]) == total  # every position exactly once, though two writers raced for each
+    assert len(live["tasks"]) == 600 and len(live["cases"]) == 600
+    for name in PROJECTIONS:
+        done = subprocess.run(
+            [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings),
+            capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    assert view_rows(fresh_database_url) == live
     store.close()
