@@ -173,14 +173,16 @@ class EvaluationActivities:
 
     @activity.defn(name="evaluation_join_calibration")
     async def join_calibration(self, inp: JoinCalibrationInput) -> str:
-        """Signal-with-start the unit's calibration; '' when the subject heads the unit (their raw predicate is final)."""
+        """Signal-with-start the unit's calibration (as a member, or as its head waiting for the unit's predicate); '' when that does not apply."""
         from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow
 
         head = await asyncio.to_thread(self._head, inp.unit)
-        if head is None or head["nip"] == inp.nip:
+        if head is None or (head["nip"] == inp.nip) != inp.as_head:
             return ""
         assert self.client is not None
         member = MemberRating(case_id=inp.case_id, nip=inp.nip, raw=inp.raw)
+        # The head is not a member: they only wait for the organisation predicate the calibration asks for.
+        signal, args = ("head_waiting", [inp.case_id]) if inp.as_head else ("rating_submitted", [member])
         for round_no in range(1, MAX_ROUNDS + 1):
             case_id = calibration_case_id(inp.unit, inp.year, round_no)
             try:
@@ -189,8 +191,8 @@ class EvaluationActivities:
                     CalibrationInput(case_id=case_id, unit=inp.unit, year=inp.year, round_no=round_no, policy=inp.policy),
                     id=case_id,
                     task_queue=self.task_queue,
-                    start_signal="rating_submitted",
-                    start_signal_args=[member],
+                    start_signal=signal,
+                    start_signal_args=args,
                     # A closed round is never reopened: its case chain is complete. A late case opens the next round.
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 )

@@ -46,8 +46,11 @@ def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Eve
 
 
 def _follow(env: dict[str, str], names: list[str], stop: threading.Event, batch: int) -> None:
-    views = {name: open_view(name, env) for name in names}
     store = EventStore(env=env)
+    # Every view writes through the store's pool: two connections per projector (one listens), not
+    # a pool per view, so replicas and rebuilds fit in PostgreSQL's connection limit.
+    datastore = store.recorder.datastore  # type: ignore[attr-defined]
+    views = {name: PROJECTIONS[name][1](datastore=datastore, tracking_table_name=f"{name}_tracking") for name in names}
     try:
         positions = {name: tracking_position(view) for name, view in views.items()}
         failing: dict[str, float] = {}
@@ -75,8 +78,6 @@ def _follow(env: dict[str, str], names: list[str], stop: threading.Event, batch:
                         positions[name] = tracking_position(views[name])
     finally:
         store.close()
-        for view in views.values():
-            view.datastore.close()
 
 
 def _apply_page(view: View, pairs: list[tuple[object, int]]) -> int:

@@ -107,6 +107,15 @@ class JoinCalibrationInput:
     year: int
     raw: str
     policy: EvaluationPolicy | None = None
+    as_head: bool = False  # the unit head waits for the unit's predicate instead of joining as a member
+
+
+@dataclass
+class UnitResult:
+    """The unit's organisation predicate, told to the unit head's evaluation case."""
+
+    calibration_case_id: str
+    org_predicate: str
 
 
 @dataclass

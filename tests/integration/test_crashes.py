@@ -18,11 +18,12 @@ from asnflow.activities.eventstore import EventStore, max_position, read_case, r
 from asnflow.domain.events import GENESIS_HASH, hash_of
 from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.settings import Settings
-from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput, StartEvaluationInput
+from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation_contracts import EvaluationInput
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import client_address, make_settings, prepare_database
-from tests.workflows.test_evaluation_workflow import AGREE, CHECKIN, RATING, SKP, head_people, open_task
+from tests.workflows.test_evaluation_workflow import AGREE, APPRAISER_RATES_HEADS, CHECKIN, RATING, SKP, head_people, open_task
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -64,13 +65,13 @@ async def test_worker_killed_mid_case_completes_without_loss_or_duplicates(
     settings = make_settings(database_url, tmp_path, client_address(client))
     prepare_database(settings)
     store = EventStore(env=settings.store_env())
-    employee, boss, _ = head_people("SETWAN")  # a unit head: the case runs to its end without a unit calibration
+    employee, boss, _ = head_people("SETWAN")  # a unit head rated by the appraiser: the case runs to its end on its own
     case_id = evaluation_case_id(employee.nip, 2024)  # type: ignore[arg-type]
     worker = spawn(settings, "worker")
     try:
         handle = await client.start_workflow(
             EvaluationWorkflow.run,
-            StartEvaluationInput(case_id=case_id, nip=employee.nip, year=2024, started_by=employee),  # type: ignore[arg-type]
+            EvaluationInput(case_id=case_id, nip=employee.nip, year=2024, started_by=employee, policy=APPRAISER_RATES_HEADS),  # type: ignore[arg-type]
             id=case_id,
             task_queue=settings.task_queue,
         )

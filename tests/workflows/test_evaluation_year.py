@@ -34,6 +34,7 @@ SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
 AGREE = {"expectations": ["Laporan bulanan tepat waktu"]}
 CHECKIN = {"feedback": "Capaian sesuai rencana", "evidence": [{"filename": "laporan-s1.pdf", "sha256": "a" * 64}]}
 BUPATI = Actor(nip="197001011990011001", roles=["BUPATI"], unit=None)
+ORG_FOR = {A: "ISTIMEWA", S: "BAIK", B: "BUTUH_PERBAIKAN"}  # the organisation predicate implying a head's work results
 
 
 def actor(nip: str) -> Actor:
@@ -137,6 +138,10 @@ async def to_rating(e: Env, nip: str, year: int, rating: dict[str, str], policy:
     await decide(e, case_id, "SKP_DRAFT", actor(nip), "SUBMITTED", SKP)
     await decide(e, case_id, "SKP_AGREEMENT", boss, "AGREED", AGREE)
     await decide(e, case_id, "CHECK_IN", boss, "RECORDED", CHECKIN)
+    unit = BY_NIP[nip].unit
+    if head_of(unit) == nip and (policy is None or policy.head_work_results == "UNIT_RESULT"):
+        # A unit head's work results are the unit's predicate, which their appraiser sets as the leader one level up.
+        await decide(e, f"calibration-{year}-{unit}", "ORG_PREDICATE", boss, "SET", {"predicate": ORG_FOR[rating["hasil_kerja"]]})
     await decide(e, case_id, "RATING", boss, "SUBMITTED", rating)
     return case_id, handle
 
@@ -269,7 +274,7 @@ async def test_calibration_refuses_unjustified_deviations_and_its_result_is_fina
 async def test_objection_within_14_days_is_decided_by_the_appraisers_superior_and_late_is_closed(tenv: Env) -> None:
     e = tenv
     year = 2023
-    early, late = head_of("DPUTR"), head_of("DISPERKIM")  # unit heads: no unit calibration, straight to the result
+    early, late = head_of("DPUTR"), head_of("DISPERKIM")  # unit heads: their raw predicate is not calibrated by the unit
     sekda = BY_NIP[early].atasan_nip
     assert sekda == BY_NIP[late].atasan_nip and BY_NIP[sekda].atasan_nip is None  # type: ignore[index]
     a, ha = await to_rating(e, early, year, {"hasil_kerja": S, "perilaku_kerja": B})
@@ -422,3 +427,42 @@ async def test_a_late_objection_over_http_is_refused_with_the_reason(tenv: Env) 
     finally:
         stop.set()
         projector.join(timeout=10)
+
+
+async def test_a_unit_heads_work_results_are_the_units_organisation_predicate(tenv: Env) -> None:
+    """SE MenPANRB 3/2023 step 3: the head's rating waits for the unit's predicate and cannot depart from it."""
+    e = tenv
+    unit, year = "INSPEKTORAT", 2022
+    head = head_of(unit)
+    leader = actor(BY_NIP[head].atasan_nip)  # type: ignore[arg-type]
+    case_id, handle = await start(e, head, year)
+    await decide(e, case_id, "SKP_DRAFT", actor(head), "SUBMITTED", SKP)
+    await decide(e, case_id, "SKP_AGREEMENT", leader, "AGREED", AGREE)
+    await decide(e, case_id, "CHECK_IN", leader, "RECORDED", CHECKIN)
+    calibration = f"calibration-{year}-{unit}"
+    org = await task_of(e.store, calibration, "ORG_PREDICATE")  # the head's case asked the unit's calibration
+    assert org["assignee_nip"] == leader.nip
+    assert "RATING" not in {t["kind"] for t in open_tasks(e.store, case_id).values()}  # no rating before the unit's result
+    await decide(e, calibration, "ORG_PREDICATE", leader, "SET", {"predicate": "BAIK"})
+    rating = await task_of(e.store, case_id, "RATING")
+    assert S in rating["title"]
+    cause = await refused(
+        handle, CaseWorkflow.decide,
+        DecisionInput(task_id=rating["task_id"], actor=leader, outcome="SUBMITTED", data={"hasil_kerja": A, "perilaku_kerja": A}), "Invalid",
+    )
+    assert cause.details[0]["field"] == "hasil_kerja" and "predikat organisasi" in cause.details[0]["id"]
+    await decide(e, case_id, "RATING", leader, "SUBMITTED", {"perilaku_kerja": A})
+    await decide(e, case_id, "ACKNOWLEDGEMENT", actor(head), "ACKNOWLEDGED")
+    result = await handle.result()
+    assert result.outcome["predicate"] == "BAIK"  # as expected x above expectation
+    assert payloads(e.store, case_id, "UnitResultApplied") == [
+        {"unit": unit, "org_predicate": "BAIK", "hasil_kerja": S, "rules": "SE-MenPANRB-3/2023"}
+    ]
+    assert payloads(e.store, case_id, "RatingSubmitted")[0]["hasil_kerja"] == S
+    closed = await e.client.get_workflow_handle_for(EvaluationCalibrationWorkflow.run, calibration).result()
+    assert closed.outcome["calibrated"] == 0  # the unit had nobody else to calibrate
+    assert payloads(e.store, calibration, "UnitHeadsInformed") == [{"org_predicate": "BAIK", "case_ids": [case_id]}]
+    await save_history(handle, "evaluation-unit-head")
+    await save_history(e.client.get_workflow_handle(calibration), "evaluationcalibration-head-only")
+    assert_chain(e.store, case_id)
+    assert_chain(e.store, calibration)
