@@ -466,3 +466,35 @@ async def test_a_unit_heads_work_results_are_the_units_organisation_predicate(te
     await save_history(e.client.get_workflow_handle(calibration), "evaluationcalibration-head-only")
     assert_chain(e.store, case_id)
     assert_chain(e.store, calibration)
+
+
+async def test_a_lapsed_calibration_reminds_the_unit_head_then_passes_to_the_leader(tenv: Env) -> None:
+    """Deadline policy 2026.2: calibration is an approval like any other; a head who lets it lapse loses it upward."""
+    e = tenv
+    unit, year = "KEC-MERSAM", 2021
+    head = head_of(unit)
+    leader = BY_NIP[head].atasan_nip
+    member = next(n for n in staff_of(unit) if BY_NIP[n].atasan_nip == head)
+    case_id, _ = await to_rating(e, member, year, {"hasil_kerja": S, "perilaku_kerja": S})
+    calibration = await calibration_of(e, case_id)
+    await decide(e, calibration, "ORG_PREDICATE", actor(leader), "SET", {"predicate": "ISTIMEWA"})  # type: ignore[arg-type]
+    task = await task_of(e.store, calibration, "CALIBRATION")
+    assert task["assignee_nip"] == head and task["deadlines"]["policy"] == "batanghari-deadlines-2026.2"
+    steps = [s["step"] for s in task["deadlines"]["steps"]]
+    assert steps[:2] == ["R2", "R0"] and "E1" in steps
+    e1 = next(datetime.fromisoformat(s["at"]) for s in task["deadlines"]["steps"] if s["step"] == "E1")
+    await e.env.sleep(e1 - await e.env.get_current_time() + timedelta(minutes=5))
+    for _ in range(400):
+        escalated = payloads(e.store, calibration, "TaskEscalated")
+        if escalated:
+            break
+        await asyncio.sleep(0.05)
+    assert [r["step"] for r in payloads(e.store, calibration, "TaskReminded")] == ["R2", "R0"]
+    assert escalated[0]["from_nip"] == head and escalated[0]["to_nip"] == leader and escalated[0]["mode"] == "reassign"
+    task = await task_of(e.store, calibration, "CALIBRATION")
+    await refused(
+        e.client.get_workflow_handle(calibration), CaseWorkflow.decide,
+        DecisionInput(task_id=task["task_id"], actor=actor(head), outcome="CALIBRATED", data={"adjustments": []}), "Forbidden",
+    )  # it is the leader's now
+    await decide(e, calibration, "CALIBRATION", actor(leader), "CALIBRATED", {"adjustments": []})  # type: ignore[arg-type]
+    assert payloads(e.store, calibration, "UnitCalibrated")[0]["final"] == {member: "BAIK"}
