@@ -97,6 +97,7 @@ class EvaluationWorkflow(CaseWorkflow):
         self._period: dict[str, Any] = {}
         self._year = 0
         self._unit_result: UnitResult | None = None
+        self._rejoin = False  # the calibration closed before it heard this case: join the next round
         self._head_hasil: str | None = None  # a unit head's work results, fixed by the unit's predicate
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -496,13 +497,16 @@ class EvaluationWorkflow(CaseWorkflow):
         # A calibration that closed in the instant this case joined never answers: re-join (idempotent).
         while True:
             try:
-                await workflow.wait_condition(lambda: self._calibrated is not None, timeout=timedelta(days=1))
-                break
+                await workflow.wait_condition(lambda: self._calibrated is not None or self._rejoin, timeout=timedelta(days=1))
             except asyncio.TimeoutError:
-                rejoined = await self._join(raw)
-                if rejoined != joined:
-                    joined = rejoined
-                    await self._flush(self.event("CalibrationJoined", {"calibration_case_id": joined, "raw": raw}))
+                pass
+            if self._calibrated is not None:
+                break
+            self._rejoin = False
+            rejoined = await self._join(raw)
+            if rejoined != joined:
+                joined = rejoined
+                await self._flush(self.event("CalibrationJoined", {"calibration_case_id": joined, "raw": raw}))
         c = self._calibrated
         assert c is not None
         self._queue(
@@ -564,6 +568,12 @@ class EvaluationWorkflow(CaseWorkflow):
         """The unit's calibration sends the calibrated predicate (the final one unless an objection changes it)."""
         if self._calibrated is None:
             self._calibrated = result
+
+    @workflow.signal
+    def calibration_closed(self, calibration_case_id: str) -> None:
+        """The calibration this case joined closed as the join arrived: join the unit's next round now."""
+        if self._calibrated is None:
+            self._rejoin = True
 
     @workflow.signal
     def unit_result(self, result: UnitResult) -> None:
@@ -799,8 +809,29 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
         counts = performance.distribution(self._finals)
         outcome = {"org_predicate": self._org, "distribution": counts, "calibrated": len(calibrated)}
         await self.record(*pending, self.event("CaseClosed", {"status": "completed", "outcome": outcome}))
+        if self._tells_heads:
+            await self._answer_late(calibrated)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseResult(case_id=inp.case_id, status="completed", outcome=outcome)
+
+    async def _answer_late(self, calibrated: set[str]) -> None:
+        """Signals that arrived while the case closed: members join the next round, heads get the predicate."""
+        # A signal that reaches a workflow before it completes is delivered (the completion waits for
+        # it), but this case's chain is closed: without an answer the sender would wait for a timer.
+        answered: set[str] = set()
+        while True:
+            late = [c for c in self._members if c not in calibrated and c not in answered]
+            heads = [c for c in self._heads if c not in self._told]
+            if not late and not heads:
+                return
+            answered.update(late)
+            self._told.update(heads)
+            result = UnitResult(calibration_case_id=self._case_id, org_predicate=self._org or "")
+            await asyncio.gather(
+                *(workflow.get_external_workflow_handle_for(EvaluationWorkflow.run, c).signal(EvaluationWorkflow.calibration_closed, self._case_id) for c in late),
+                *(workflow.get_external_workflow_handle_for(EvaluationWorkflow.run, c).signal(EvaluationWorkflow.unit_result, result) for c in heads if self._org),
+                return_exceptions=True,
+            )
 
     async def _tell_heads(self, pending: list[NewEvent]) -> None:
         """Send the organisation predicate to the unit heads' cases waiting for it."""
