@@ -227,7 +227,7 @@ class Driver:
                 t.cancel()
 
 
-async def run_to_the_end(driver: Driver, pairs: list[tuple[str, int]], *, concurrency: int = 16, timeout: float = 420) -> None:
+async def run_to_the_end(driver: Driver, pairs: list[tuple[str, int]], *, concurrency: int = 16, timeout: float = 900) -> None:
     """Start every case and decide every task any case opens (its unit's calibration too) until all are closed."""
     ledger = driver.ledger
     case_ids = [evaluation_case_id(nip, year) for nip, year in pairs]
