@@ -45,6 +45,14 @@ def spawn(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def rebuild_view(settings: Settings, name: str) -> None:
+    """`asnflow rebuild NAME` as its own process, as an operator runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -152,11 +160,7 @@ def test_projector_killed_mid_stream_resumes_exactly_once_and_rebuilds_match(fre
     assert len(live["tasks"]) == 1500 and len(live["cases"]) == 1500
 
     for name in PROJECTIONS:
-        done = subprocess.run(
-            [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings),
-            capture_output=True, text=True, timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        rebuild_view(settings, name)
     assert view_rows(fresh_database_url) == live
     assert tracking(fresh_database_url) == dict.fromkeys(PROJECTIONS, total)
     store.close()
@@ -189,11 +193,7 @@ def test_two_projectors_and_a_rebuild_under_appends_apply_every_event_once(fresh
         for batch in range(6):
             record_drill_cases(store, batch * 100, 100)
             if batch == 3:
-                done = subprocess.run(
-                    [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", "tasks"], env=child_env(settings),
-                    capture_output=True, text=True, timeout=300,
-                )
-                assert done.returncode == 0, done.stderr
+                rebuild_view(settings, "tasks")
         total = max_position(store)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and min(tracking(fresh_database_url).values()) < total:
@@ -206,10 +206,6 @@ def test_two_projectors_and_a_rebuild_under_appends_apply_every_event_once(fresh
     assert len(live["audit_log"]) == total  # every position exactly once, though two writers raced for each
     assert len(live["tasks"]) == 600 and len(live["cases"]) == 600
     for name in PROJECTIONS:
-        done = subprocess.run(
-            [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings),
-            capture_output=True, text=True, timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        rebuild_view(settings, name)
     assert view_rows(fresh_database_url) == live
     store.close()

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,15 @@ class Ledger:
     cases: set[str] = field(default_factory=set)  # every case opened, the calibrations included
     cases_closed: Counter[str] = field(default_factory=Counter)
 
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
     async def refresh(self) -> None:
+        # Deciders refresh too (to tell a recorded decision from a lost one): one reader at a time, or
+        # two would apply the same page twice and move the position back under each other.
+        async with self.lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         while page := await asyncio.to_thread(read_log, self.store, gt=self.position, limit=5000):
             for stored in page:
                 event, name = stored.event, type(stored.event).__name__
@@ -189,9 +197,43 @@ class Driver:
         await retrying(once)
         self.decided += 1
 
-    async def run(self, pairs: list[tuple[str, int]], *, concurrency: int = 16, timeout: float = 150) -> None:
+    async def run(self, pairs: list[tuple[str, int]], *, timeout: float = 150) -> None:
         """Start every case, decide every first task as it opens, until every case has its next task open."""
         case_ids = [evaluation_case_id(nip, year) for nip, year in pairs]
+
+        def first_tasks() -> Iterator[tuple[str, str, dict[str, Any]]]:
+            for case_id in case_ids:
+                task = self.ledger.first_task(case_id)
+                if task is not None:
+                    yield case_id, case_id, task
+
+        def behind() -> list[str]:
+            return [c for c in case_ids if not self.ledger.reached_next_task(c)]
+
+        await self.drive(pairs, first_tasks, behind, timeout)
+
+    async def run_to_the_end(self, pairs: list[tuple[str, int]], *, timeout: float = 900) -> None:
+        """Start every case and decide every task any case opens (its unit's calibration too) until all are closed."""
+        case_ids = [evaluation_case_id(nip, year) for nip, year in pairs]
+
+        def open_tasks() -> Iterator[tuple[str, str, dict[str, Any]]]:
+            for task_id, (case_id, task) in list(self.ledger.open_tasks.items()):
+                yield task_id, case_id, task
+
+        def behind() -> list[str]:
+            return [c for c in sorted({*case_ids, *self.ledger.cases}) if not self.ledger.cases_closed[c]]
+
+        await self.drive(pairs, open_tasks, behind, timeout)
+
+    async def drive(
+        self,
+        pairs: list[tuple[str, int]],
+        to_decide: Callable[[], Iterable[tuple[str, str, dict[str, Any]]]],
+        behind: Callable[[], list[str]],
+        timeout: float,
+        concurrency: int = 16,
+    ) -> None:
+        """Start the cases; decide each (key, case, task) `to_decide` names, once per key, until nothing is `behind`."""
         sem = asyncio.Semaphore(concurrency)
 
         async def limited(coro: Awaitable[None]) -> None:
@@ -201,68 +243,29 @@ class Driver:
         starting = [asyncio.create_task(limited(self.start(nip, year))) for nip, year in pairs]
         deciding: dict[str, asyncio.Task[None]] = {}
         began = next_report = time.monotonic()
-        deadline = began + timeout
         try:
             while True:
                 await self.ledger.refresh()
-                for case_id in case_ids:
-                    task = self.ledger.first_task(case_id)
-                    if task is not None and case_id not in deciding:
-                        deciding[case_id] = asyncio.create_task(limited(self.decide(case_id, task)))
+                for key, case_id, task in to_decide():
+                    if key not in deciding:
+                        deciding[key] = asyncio.create_task(limited(self.decide(case_id, task)))
                 for t in [*starting, *deciding.values()]:
                     if t.done() and t.exception() is not None:
                         raise t.exception()  # type: ignore[misc]
-                if all(self.ledger.reached_next_task(c) for c in case_ids):
+                late = behind()
+                if not late:
                     break
-                if time.monotonic() > next_report:
-                    next_report = time.monotonic() + 5
-                    print(f"{time.monotonic() - began:5.1f}s started {self.started} decided {self.decided}")
-                if time.monotonic() > deadline:
-                    behind = [c for c in case_ids if not self.ledger.reached_next_task(c)]
-                    raise AssertionError(f"{len(behind)} cases never reached their next task, e.g. {behind[:3]}")
+                now = time.monotonic()
+                if now > next_report:
+                    next_report = now + 10
+                    print(f"{now - began:5.1f}s started {self.started} decided {self.decided} behind {len(late)}")
+                if now > began + timeout:
+                    raise AssertionError(f"{len(late)} cases behind, e.g. {late[:3]}")
                 await asyncio.sleep(0.2)
             await asyncio.gather(*starting, *deciding.values())
         finally:
             for t in [*starting, *deciding.values()]:
                 t.cancel()
-
-
-async def run_to_the_end(driver: Driver, pairs: list[tuple[str, int]], *, concurrency: int = 16, timeout: float = 900) -> None:
-    """Start every case and decide every task any case opens (its unit's calibration too) until all are closed."""
-    ledger = driver.ledger
-    case_ids = [evaluation_case_id(nip, year) for nip, year in pairs]
-    sem = asyncio.Semaphore(concurrency)
-
-    async def limited(coro: Awaitable[None]) -> None:
-        async with sem:
-            await coro
-
-    starting = [asyncio.create_task(limited(driver.start(nip, year))) for nip, year in pairs]
-    deciding: dict[str, asyncio.Task[None]] = {}
-    began = next_report = time.monotonic()
-    try:
-        while True:
-            await ledger.refresh()
-            for task_id, (case_id, task) in list(ledger.open_tasks.items()):
-                if task_id not in deciding:
-                    deciding[task_id] = asyncio.create_task(limited(driver.decide(case_id, task)))
-            for t in [*starting, *deciding.values()]:
-                if t.done() and t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
-            if all(ledger.cases_closed[c] for c in case_ids) and all(ledger.cases_closed[c] for c in ledger.cases):
-                break
-            now = time.monotonic()
-            if now > next_report:
-                next_report = now + 10
-                print(f"{now - began:5.1f}s started {driver.started} decided {driver.decided} closed {len(ledger.cases_closed)}")
-            if now > began + timeout:
-                behind = [c for c in ledger.cases if not ledger.cases_closed[c]]
-                raise AssertionError(f"{len(behind)} cases still open, e.g. {behind[:3]}")
-            await asyncio.sleep(0.2)
-        await asyncio.gather(*starting, *deciding.values())
-    finally:
-        for t in [*starting, *deciding.values()]:
-            t.cancel()
 
 
 def check_completed(store: EventStore, case_ids: list[str]) -> int:
@@ -357,7 +360,7 @@ async def test_worker_killed_three_times_during_500_cases_loses_and_doubles_noth
 
     killing = asyncio.create_task(killer())
     try:
-        await run_to_the_end(driver, pairs)
+        await driver.run_to_the_end(pairs)
         await asyncio.wait_for(killing, 10)
     finally:
         killing.cancel()
