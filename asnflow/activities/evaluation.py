@@ -18,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from asnflow.domain.calendar import BusinessCalendar
 from asnflow.domain.rules import EvaluationPolicy, policy_for
+from asnflow.domain.tenancy import case_prefix, with_prefix
 from asnflow.workflows.contracts import Actor
 from asnflow.workflows.evaluation_contracts import (
     CalibrationInput,
@@ -70,12 +71,13 @@ def _rows(database_url: str, sql: str, params: list[Any]) -> list[dict[str, Any]
 
 
 async def start_evaluation(
-    client: Client, task_queue: str, nip: str, year: int, unit: str | None, actor: Actor, overrides: dict[str, Any] | None
+    client: Client, task_queue: str, nip: str, year: int, unit: str | None, actor: Actor, overrides: dict[str, Any] | None,
+    tenant_prefix: str | None = None,
 ) -> bool:
-    """Start one evaluation case; False when it already exists (one per employee per year, ever)."""
+    """Start one evaluation case in a tenant; False when it already exists (one per employee per year, ever)."""
     from asnflow.workflows.evaluation import EvaluationWorkflow
 
-    case_id = evaluation_case_id(nip, year)
+    case_id = with_prefix(tenant_prefix, evaluation_case_id(nip, year))
     try:
         await client.start_workflow(
             EvaluationWorkflow.run,
@@ -182,7 +184,8 @@ class EvaluationActivities:
         assert self.client is not None
         member = MemberRating(case_id=inp.case_id, nip=inp.nip, raw=inp.raw)
         for round_no in range(1, MAX_ROUNDS + 1):
-            case_id = calibration_case_id(inp.unit, inp.year, round_no)
+            # The unit's calibration lives in the tenant of the evaluation that joins it.
+            case_id = with_prefix(case_prefix(inp.case_id), calibration_case_id(inp.unit, inp.year, round_no))
             try:
                 await self.client.start_workflow(
                     EvaluationCalibrationWorkflow.run,

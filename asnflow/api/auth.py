@@ -34,6 +34,10 @@ class User:
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
 
+    def case_id(self, natural: str) -> str:
+        """A case id in my tenant (prefixed unless it is the default tenant)."""
+        return natural if self.default_tenant else f"{self.tenant}.{natural}"
+
     def actor(self) -> Actor:
         return Actor(nip=self.nip, roles=list(self.roles), unit=self.unit, name=self.name,
             tenant=None if self.default_tenant else self.tenant,

@@ -107,6 +107,22 @@ def request_tenant(request: Request, default: str) -> str:
     return tenant
 
 
+def tenant_prefix(request: Request, settings: Any) -> str | None:
+    """The case-id prefix of the request's tenant (None for the default tenant)."""
+    tenant = request_tenant(request, settings.default_tenant)
+    return None if tenant == settings.default_tenant else tenant
+
+
+def default_tenant_only(user: Any) -> None:
+    """Refuse a process whose cases are not yet kept apart per tenant (their ids or views are keyed by year)."""
+    if not user.default_tenant:
+        raise ApiError(
+            409,
+            f"Proses ini belum tersedia untuk instansi {user.tenant}.",
+            f"This process is not available for tenant {user.tenant} yet.",
+        )
+
+
 def require_case_tenant(user: Any, case_id: str, default: str) -> None:
     """404 for a case of another tenant (read straight from the store, where no view filters)."""
     if tenant_of(case_id, default) != user.tenant:

@@ -50,6 +50,11 @@ def case_prefix(case_id: str) -> str | None:
     return head if sep and valid_tenant(head) else None
 
 
+def with_prefix(prefix: str | None, natural: str) -> str:
+    """A natural key in the tenant whose case-id prefix is given (None: the default tenant)."""
+    return natural if prefix is None else f"{prefix}{SEPARATOR}{natural}"
+
+
 def natural_id(case_id: str) -> str:
     """The case id without its tenant prefix."""
     head, sep, rest = case_id.partition(SEPARATOR)

@@ -25,6 +25,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from asnflow.api.tenancy import tenant_prefix
+from asnflow.domain.tenancy import with_prefix
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError, unavailable
@@ -290,7 +292,8 @@ async def file_complaint(
     client = await res.temporal_client()
     for _ in range(3):  # a code collision (60 random bits) is practically impossible, but is not an error
         code = cp.format_code(secrets.randbits(60))
-        case_id = cp.case_id_for_code(code)
+        # The report belongs to the tenant the intake names (`?tenant=`, else the default tenant).
+        case_id = with_prefix(tenant_prefix(request, res.settings), cp.case_id_for_code(code))
         identity = None
         if not body.anonymous:
             identity = seal.seal(
@@ -344,7 +347,14 @@ async def load_by_code(conn: Any, raw_code: str) -> tuple[str, dict[str, Any]]:
     code = cp.normalise_code(raw_code)
     if code is None:
         raise bad_code()
-    row = await (await conn.execute("SELECT * FROM complaints WHERE case_id = %s", [cp.case_id_for_code(code)])).fetchone()
+    # The connection sees its tenant's rows only; a non-default tenant's case ids carry its prefix.
+    case_id = cp.case_id_for_code(code)
+    row = await (
+        await conn.execute(
+            "SELECT * FROM complaints WHERE case_id = %s OR case_id = current_setting('asnflow.tenant') || '.' || %s",
+            [case_id, case_id],
+        )
+    ).fetchone()
     if row is None:
         raise unknown_code()
     return code, row

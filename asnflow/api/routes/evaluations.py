@@ -118,11 +118,12 @@ async def start_evaluation(body: EvaluationCreate, user: CurrentUser, conn: DbDe
             "Hanya pegawai itu, atasannya, BKPSDM atau ADMIN yang boleh memulai evaluasinya.",
             "Only the employee, their superior, BKPSDM or ADMIN may start this evaluation.",
         )
-    case_id = evaluation_case_id(body.nip, body.year)
+    case_id = user.case_id(evaluation_case_id(body.nip, body.year))
     client = await res.temporal_client()
     try:
         started = await start_case(
-            client, res.settings.task_queue, body.nip, body.year, row["unit"], user.actor(), res.settings.evaluation_policy
+            client, res.settings.task_queue, body.nip, body.year, row["unit"], user.actor(), res.settings.evaluation_policy,
+            tenant_prefix=user.actor().tenant,
         )
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.activities import promotion as acts
 from asnflow.activities.eventstore import read_case
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, unavailable
@@ -186,7 +187,7 @@ async def propose(body: PromotionCreate, user: CurrentUser, res: ResourcesDep) -
         codes = ", ".join(f.rule for f in result.failures)
         raise unprocessable(f"Usulan tidak memenuhi syarat ({codes}).", f"The proposal does not meet the requirements ({codes}).", failures)
     period = body.period.isoformat()
-    case_id = promotion_case_id(body.nip, period)
+    case_id = user.case_id(promotion_case_id(body.nip, period))
     client = await res.temporal_client()
     try:
         await client.start_workflow(
@@ -237,6 +238,7 @@ async def propose_batch(body: BatchCreate, user: CurrentUser, res: ResourcesDep)
     if problems:
         raise unprocessable(problems[0]["id"], problems[0]["en"], problems)
     period = body.period.isoformat()
+    default_tenant_only(user)
     case_id = f"promotion-batch-{period[:7]}-{uuid.uuid4().hex[:8]}"
     client = await res.temporal_client()
     try:
@@ -367,7 +369,7 @@ async def propose_rotation(body: RotationCreate, user: CurrentUser, res: Resourc
         problems.append(rules.problem("unit_baru", "Unit tujuan tidak dikenal.", "Unknown destination unit."))
     if problems:
         raise unprocessable(problems[0]["id"], problems[0]["en"], problems)
-    case_id = rotation_case_id(body.nip, today().isoformat())
+    case_id = user.case_id(rotation_case_id(body.nip, today().isoformat()))
     client = await res.temporal_client()
     try:
         await client.start_workflow(
