@@ -159,11 +159,8 @@ async def test_processes_not_yet_kept_apart_refuse_other_tenants(stack: Stack) -
 
 
 def test_every_view_table_has_a_tenant_column(stack: Stack) -> None:
-    declared = set()
-    for _, view in PROJECTIONS.values():
-        declared |= {*view.tables, *view.kept_tables}
-        created = {d.split("EXISTS", 1)[1].split("(", 1)[0].strip() for d in view.ddl if d.lstrip().startswith("CREATE TABLE")}
-        assert created <= {*view.tables, *view.kept_tables}, f"{view.__name__} creates tables it does not declare"
+    # Every table a view creates is declared (tests/unit/test_tenancy.py); each declared one has the column.
+    declared = {t for _, view in PROJECTIONS.values() for t in (*view.tables, *view.kept_tables)}
     with psycopg.connect(stack.settings.database_url) as conn:
         missing = conn.execute(
             "SELECT t.tablename FROM pg_tables t WHERE t.schemaname = 'public' AND t.tablename = ANY(%s) AND NOT EXISTS"
