@@ -178,3 +178,29 @@ def test_tenant_schema_names_are_safe_identifiers() -> None:
     assert schema_of("muarojambi") == "tenant_muarojambi"
     with pytest.raises(ValueError):
         schema_of("x; DROP TABLE cases")
+
+
+async def test_a_season_kick_off_starts_its_own_tenants_cases_only(stack: Stack) -> None:
+    r = await stack.api.post("/api/v1/evaluations/season", mj.KEPALA_BKPSDMD_NIP, json={"year": 2027})
+    assert r.status_code == 202, r.text
+    season = r.json()["id"]
+    assert season.startswith("muarojambi.")
+    for _ in range(600):
+        r = await stack.api.get(f"/api/v1/cases/{season}", mj.KEPALA_BKPSDMD_NIP)
+        if r.status_code == 200 and r.json()["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    assert r.json()["status"] == "completed" and r.json()["outcome"]["started"] == len(mj.employees()), r.json()
+    ids: set[str] = set()
+    for _ in range(600):
+        r = await stack.api.get("/api/v1/cases", mj.ADMIN_NIP, params={"process": "evaluation", "limit": 500})
+        ids = {c["id"] for c in r.json()["data"] if "-2027-" in c["id"]}
+        if len(ids) == len(mj.employees()):
+            break
+        await asyncio.sleep(0.1)
+    assert ids == {f"muarojambi.evaluation-2027-{e.nip}" for e in mj.employees()}
+    r = await stack.api.get("/api/v1/cases", BH_ADMIN, params={"process": "evaluation", "limit": 500})
+    assert not [c for c in r.json()["data"] if "-2027-" in c["id"]]
+    with psycopg.connect(stack.settings.database_url) as conn:
+        tenants = conn.execute("SELECT DISTINCT tenant FROM cases WHERE id LIKE %s", ["%evaluation-2027-%"]).fetchall()
+    assert tenants == [("muarojambi",)]

@@ -148,7 +148,8 @@ async def start_evaluation_season(body: SeasonCreate, user: CurrentUser, res: Re
     client = await res.temporal_client()
     try:
         case_id, new = await start_season(
-            client, res.settings.task_queue, res.settings.database_url, body.year, user.actor(), res.settings.evaluation_policy
+            client, res.settings.task_queue, res.settings.database_url, body.year, user.actor(), res.settings.evaluation_policy,
+            tenant=user.tenant, default_tenant=res.settings.default_tenant,
         )
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
