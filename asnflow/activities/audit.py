@@ -27,8 +27,8 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 
 from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, read_case, record
 from asnflow.domain import audit as da
-from asnflow.domain.tenancy import LEGACY_TENANT
 from asnflow.domain.events import EVENT_TYPES, GENESIS_HASH, canonical, case_aggregate_id, event_hash
+from asnflow.domain.tenancy import LEGACY_TENANT
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
 WIB = ZoneInfo("Asia/Jakarta")

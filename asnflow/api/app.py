@@ -13,8 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 from asnflow.api import errors, hardening, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
-from asnflow.api.tenancy import TenantSchemas
 from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, kinship, me, notifications, promotions, stats, tasks, trainings
+from asnflow.api.tenancy import TenantSchemas
 
 
 def make_verifier(settings: Any) -> TokenVerifier:

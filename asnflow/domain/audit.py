@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
-from asnflow.domain.tenancy import case_prefix, natural_id, with_prefix
 from asnflow.domain.events import GENESIS_HASH, CaseEvent, canonical
+from asnflow.domain.tenancy import case_prefix, natural_id, with_prefix
 
 AUDIT_PROCESS = "audit"
 

@@ -16,11 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asnflow.activities import audit as act
 from asnflow.activities.eventstore import read_case
-from asnflow.api.tenancy import require_case_tenant
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, body, unavailable
 from asnflow.api.schemas import ActorPublic, EventPublic, VerifyPublic
+from asnflow.api.tenancy import require_case_tenant
 from asnflow.domain.audit import temporal_url
 from asnflow.domain.events import event_hash, hash_of
 

@@ -11,8 +11,8 @@ from asnflow.activities.eventstore import read_case
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
-from asnflow.api.tenancy import require_case_tenant
 from asnflow.api.schemas import CaseEventsPublic, CasePublic, CasesPublic, EventPublic
+from asnflow.api.tenancy import require_case_tenant
 from asnflow.domain.events import GENESIS_HASH, hash_of
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])

@@ -25,14 +25,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from asnflow.api.tenancy import tenant_prefix
-from asnflow.domain.tenancy import with_prefix
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.tasks import STATUS_BY_ERROR
+from asnflow.api.tenancy import tenant_prefix
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import INSPEKTORAT, UNITS, UNITS_BY_CODE, Role
+from asnflow.domain.tenancy import with_prefix
 from asnflow.workflows.complaint import ComplaintWorkflow
 from asnflow.workflows.complaint_contracts import ReporterResponseInput, StartComplaintInput
 

@@ -18,12 +18,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.activities import promotion as acts
 from asnflow.activities.eventstore import read_case
-from asnflow.api.tenancy import default_tenant_only
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.tasks import act
 from asnflow.api.schemas import NIP_PATTERN, CaseAccepted
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import promotion as rules
 from asnflow.domain.events import canonical
 from asnflow.domain.organisation import UNITS_BY_CODE, JenisJabatan
@@ -187,7 +187,8 @@ async def propose(body: PromotionCreate, user: CurrentUser, res: ResourcesDep) -
         codes = ", ".join(f.rule for f in result.failures)
         raise unprocessable(f"Usulan tidak memenuhi syarat ({codes}).", f"The proposal does not meet the requirements ({codes}).", failures)
     period = body.period.isoformat()
-    case_id = user.case_id(promotion_case_id(body.nip, period))
+    default_tenant_only(user)  # the directory look-ups and unit checks of promotion are Batanghari's
+    case_id = promotion_case_id(body.nip, period)
     client = await res.temporal_client()
     try:
         await client.start_workflow(
@@ -369,7 +370,8 @@ async def propose_rotation(body: RotationCreate, user: CurrentUser, res: Resourc
         problems.append(rules.problem("unit_baru", "Unit tujuan tidak dikenal.", "Unknown destination unit."))
     if problems:
         raise unprocessable(problems[0]["id"], problems[0]["en"], problems)
-    case_id = user.case_id(rotation_case_id(body.nip, today().isoformat()))
+    default_tenant_only(user)
+    case_id = rotation_case_id(body.nip, today().isoformat())
     client = await res.temporal_client()
     try:
         await client.start_workflow(

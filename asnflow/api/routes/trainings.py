@@ -12,10 +12,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from asnflow.api.tenancy import default_tenant_only
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import UNITS_BY_CODE
 from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND
