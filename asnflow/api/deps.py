@@ -104,8 +104,9 @@ async def db(request: Request, res: ResourcesDep) -> AsyncIterator[psycopg.Async
             await res.schemas.enter(conn, tenant)
             yield conn
             answered = True
-    except (psycopg.OperationalError, psycopg.errors.UndefinedTable) as exc:
-        if isinstance(exc, psycopg.errors.UndefinedTable):
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        if not isinstance(exc, psycopg.OperationalError):
+            # A table or column that appeared after this tenant's views were made: make them again next time.
             res.schemas.forget(tenant)
         if answered:
             # The connection broke after the answer was given (fault drill: backends terminated
