@@ -232,9 +232,13 @@ def token(
 @demo_app.command("users")
 def demo_users_cmd(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
     """List the demo users (nip, name, roles, unit)."""
+    from asnflow.runtime import demo_muarojambi
     from asnflow.runtime.demo_org import demo_users
 
-    users = [{k: u[k] for k in ("nip", "nama", "roles", "unit", "description") if k in u} for u in demo_users()]
+    users = [
+        {k: u[k] for k in ("nip", "nama", "roles", "unit", "description", "tenant") if k in u}
+        for u in (*demo_users(), *demo_muarojambi.users())
+    ]
     if as_json:
         print(json.dumps(users, ensure_ascii=False, indent=2))
         return
