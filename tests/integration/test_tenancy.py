@@ -23,7 +23,9 @@ SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
 
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("tenancy"), "asnflow_tenancy", None) as s:
+    # Only the views these tests read are projected (each runner holds connections; PostgreSQL is shared).
+    views = ["employees", "cases", "tasks", "audit_log", "delegations", "evaluation"]
+    async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("tenancy"), "asnflow_tenancy", views) as s:
         yield s
 
 
@@ -107,6 +109,7 @@ async def test_audit_is_per_tenant(stack: Stack) -> None:
     assert mj_case not in {e["case_id"] for e in r.json()["data"]}
 
     r = await stack.api.get("/api/v1/audit/export", mj.AUDITOR_NIP, params={"format": "jsonl"})
+    assert r.status_code == 200, r.text
     exported = [json.loads(line) for line in r.text.splitlines()]
     assert exported and {e["tenant"] for e in exported} == {"muarojambi"} and all(e["hash_valid"] for e in exported)
     # The auditor's own reads are recorded in their tenant's access log.
