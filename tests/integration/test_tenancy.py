@@ -24,7 +24,7 @@ SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
 @pytest.fixture(scope="module")
 async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     # Only the views these tests read are projected (each runner holds connections; PostgreSQL is shared).
-    views = ["employees", "cases", "tasks", "audit_log", "delegations", "evaluation"]
+    views = ["employees", "cases", "tasks", "audit_log", "delegations", "evaluation", "complaints"]
     async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("tenancy"), "asnflow_tenancy", views) as s:
         yield s
 
@@ -207,3 +207,23 @@ async def test_a_season_kick_off_starts_its_own_tenants_cases_only(stack: Stack)
     with psycopg.connect(stack.settings.database_url) as conn:
         tenants = conn.execute("SELECT DISTINCT tenant FROM cases WHERE id LIKE %s", ["%evaluation-2027-%"]).fetchall()
     assert tenants == [("muarojambi",)]
+
+
+async def test_the_public_complaint_desk_names_its_tenant(stack: Stack) -> None:
+    body = {
+        "kind": "PENGADUAN", "unit": "DISKOMINFO", "anonymous": True, "attachments": [],
+        "description": "Permohonan akun layanan daring tidak diproses dua minggu (uji instansi).",
+    }
+    r = await stack.api.post("/api/v1/complaints", params={"tenant": "muarojambi"}, json=body)
+    assert r.status_code == 409 and "muarojambi" in r.json()["message_en"]
+    assert (await stack.api.post("/api/v1/complaints", params={"tenant": "Muaro Jambi"}, json=body)).status_code == 422
+    r = await stack.api.post("/api/v1/complaints", json=body)
+    assert r.status_code in (200, 201, 202), r.text
+    code = r.json()["code"]
+    for _ in range(200):
+        if (await stack.api.get(f"/api/v1/complaints/{code}")).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await stack.api.get(f"/api/v1/complaints/{code}")).status_code == 200
+    # Tracked at another tenant's desk, the code is unknown.
+    assert (await stack.api.get(f"/api/v1/complaints/{code}", params={"tenant": "muarojambi"})).status_code == 404

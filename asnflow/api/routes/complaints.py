@@ -261,6 +261,12 @@ async def file_complaint(
     request: Request, res: Resources, conn: Any, seal: IdentitySealer, body: ComplaintCreate, channel: str
 ) -> ComplaintFiledPublic:
     """Check, seal and start one report; nothing is recorded when any check fails."""
+    prefix = tenant_prefix(request, res.settings)
+    if prefix is not None:
+        # The desk's units, roles and periods are Batanghari's; another tenant's desk is not set up yet.
+        raise ApiError(
+            409, f"Layanan pengaduan instansi {prefix} belum tersedia.", f"The complaint desk of tenant {prefix} is not available yet.",
+        )
     data = body.model_dump()
     data["attachments"] = [a.model_dump() for a in body.attachments]
     problems = cp.validate_intake(data)
@@ -293,7 +299,7 @@ async def file_complaint(
     for _ in range(3):  # a code collision (60 random bits) is practically impossible, but is not an error
         code = cp.format_code(secrets.randbits(60))
         # The report belongs to the tenant the intake names (`?tenant=`, else the default tenant).
-        case_id = with_prefix(tenant_prefix(request, res.settings), cp.case_id_for_code(code))
+        case_id = with_prefix(prefix, cp.case_id_for_code(code))
         identity = None
         if not body.anonymous:
             identity = seal.seal(
