@@ -179,9 +179,10 @@ class EvaluationActivities:
         start, end = datetime.fromisoformat(inp.start), datetime.fromisoformat(inp.end)
         return max(1, self.calendar.working_days_between(self.calendar.local_date(start), self.calendar.local_date(end)))
 
-    def _tenant(self, case_id: str) -> str:
+    def _tenant(self, case_id: str | None) -> str:
         """The tenant whose directory and views a case's look-ups read (unit codes are per tenant)."""
-        return tenant_of(case_id, self.default_tenant)
+        # Histories recorded before tenancy ask without a case id: those cases are the default tenant's.
+        return tenant_of(case_id or "", self.default_tenant)
 
     def _head(self, unit: str, tenant: str) -> dict[str, Any] | None:
         rows = _rows(self.database_url, HEAD_SQL, [unit, tenant])

@@ -641,7 +641,7 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
         policy = self._policy = inp.policy or EvaluationPolicy()
         ctx = await workflow.execute_local_activity_method(
             EvaluationActivities.unit_context,
-            UnitContextInput(unit=inp.unit, year=inp.year),
+            UnitContextInput(unit=inp.unit, year=inp.year, calibration_case_id=inp.case_id),  # the id names the tenant
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_RETRY,
         )
