@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from asnflow.domain import events as ev
 from asnflow.domain import kinship as kin
+from asnflow.domain.personal import redact
 from asnflow.domain.tenancy import LEGACY_TENANT
 
 Handler = Callable[[Any, Cursor[DictRow], Any, int], None]
@@ -117,6 +118,10 @@ class EmployeesView(View):
         " golongan text, jabatan text NOT NULL, jenis_jabatan text NOT NULL, unit text NOT NULL,"
         " atasan_nip text, pendidikan text, tmt_golongan date, tmt_jabatan date,"
         " roles jsonb NOT NULL DEFAULT '[]', updated_position bigint NOT NULL)",
+        # Promotion facts from the optional import columns (added in place on an existing view).
+        "ALTER TABLE employees ADD COLUMN IF NOT EXISTS hukuman_disiplin_jenis text,"
+        " ADD COLUMN IF NOT EXISTS hukuman_disiplin_mulai date, ADD COLUMN IF NOT EXISTS hukuman_disiplin_sampai date,"
+        " ADD COLUMN IF NOT EXISTS nilai_kompetensi numeric",
         "CREATE INDEX IF NOT EXISTS employees_atasan_idx ON employees (atasan_nip)",
         "CREATE INDEX IF NOT EXISTS employees_unit_idx ON employees (unit)",
         # The kinship registry lives beside the directory: declared pairs, looked up both ways.
@@ -134,10 +139,12 @@ class EmployeesView(View):
     columns = (
         "nip", "nama", "jenis_kelamin", "tanggal_lahir", "golongan", "jabatan", "jenis_jabatan",
         "unit", "atasan_nip", "pendidikan", "tmt_golongan", "tmt_jabatan",
+        "hukuman_disiplin_jenis", "hukuman_disiplin_mulai", "hukuman_disiplin_sampai", "nilai_kompetensi",
     )
 
     def _upsert(self, curs: Cursor[DictRow], record: dict[str, Any], position: int) -> None:
-        values = [record.get(c) or None for c in self.columns]
+        # Empty strings are absent values; a competency score of 0 is a value.
+        values = [None if record.get(c) in ("", None) else record.get(c) for c in self.columns]
         curs.execute(
             "INSERT INTO employees (" + ", ".join(self.columns) + ", roles, updated_position) VALUES ("
             + ", ".join(["%s"] * len(self.columns)) + ", %s, %s) ON CONFLICT (nip) DO UPDATE SET "
@@ -288,25 +295,31 @@ class AuditLogView(View):
         "CREATE INDEX IF NOT EXISTS audit_actor_idx ON audit_log (actor_nip, occurred_at)",
         "CREATE INDEX IF NOT EXISTS audit_type_idx ON audit_log (type, occurred_at)",
         "CREATE INDEX IF NOT EXISTS audit_time_idx ON audit_log (occurred_at)",
+        # Payloads are stored with personal values redacted (NIK, contacts, reporters: the store alone holds them,
+        # encrypted). Such a row's hash cannot be recomputed from the view, so the check made when it was
+        # projected is kept here; NULL for rows stored whole.
+        "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS redacted_hash_valid boolean",
     )
 
     columns = (
         "position", "case_id", "process", "type", "version", "occurred_at", "actor", "actor_nip",
-        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id", "tenant",
+        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id", "redacted_hash_valid", "tenant",
     )
     column_types = (
         "int8", "text", "text", "text", "int4", "timestamptz", "jsonb", "text",
-        "text", "jsonb", "text", "text", "text", "text", "text",
+        "text", "jsonb", "text", "text", "text", "text", "bool", "text",
     )
 
     def row(self, event: Any, position: int) -> tuple[Any, ...] | None:
         """The one row an event adds (None for events outside the audit envelope)."""
         if not isinstance(event, ev.CaseEvent):
             return None
+        payload = redact(event.payload)
+        redacted_hash_valid = None if payload is event.payload else ev.hash_of(event) == event.hash
         return (
             position, event.case_id, event.process, type(event).__name__, event.originator_version,
-            event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(event.payload),
-            event.previous_hash, event.hash, event.workflow_id, event.run_id, event.tenant,
+            event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(payload),
+            event.previous_hash, event.hash, event.workflow_id, event.run_id, redacted_hash_valid, event.tenant,
         )
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
