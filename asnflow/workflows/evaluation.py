@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from asnflow.domain import evaluation as _evaluation_events  # noqa: F401 - registers the event types
     from asnflow.domain import performance, rules
     from asnflow.domain.rules import EvaluationPolicy, due_working_days
+    from asnflow.domain.tenancy import case_prefix
     from asnflow.workflows.contracts import (
         ERR_CONFLICT,
         ERR_FORBIDDEN,
@@ -448,7 +449,7 @@ class EvaluationWorkflow(CaseWorkflow):
     async def _unit_context(self) -> Any:
         return await workflow.execute_local_activity_method(
             EvaluationActivities.unit_context,
-            UnitContextInput(unit=self._employee.unit, year=self._year),
+            UnitContextInput(unit=self._employee.unit, year=self._year, calibration_case_id=self._case_id),  # the id names the tenant
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_RETRY,
         )
@@ -704,7 +705,7 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
         self._tells_heads = workflow.patched(HEAD_RATING_PATCH)
         ctx = await workflow.execute_local_activity_method(
             EvaluationActivities.unit_context,
-            UnitContextInput(unit=inp.unit, year=inp.year),
+            UnitContextInput(unit=inp.unit, year=inp.year, calibration_case_id=inp.case_id),  # the id names the tenant
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_RETRY,
         )
@@ -894,7 +895,7 @@ class EvaluationSeasonWorkflow(CaseWorkflow):
         self._init_case(inp.case_id, None)
         nips: list[str] = await workflow.execute_activity_method(
             EvaluationActivities.season_employees,
-            SeasonEmployeesInput(year=inp.year),
+            SeasonEmployeesInput(year=inp.year, tenant_prefix=case_prefix(inp.case_id)),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=READ_RETRY,
         )
@@ -908,7 +909,10 @@ class EvaluationSeasonWorkflow(CaseWorkflow):
             batch = nips[i : i + inp.batch_size]
             done = await workflow.execute_activity_method(
                 EvaluationActivities.start_cases,
-                StartCasesInput(nips=batch, year=inp.year, started_by=inp.started_by, policy_overrides=inp.policy_overrides),
+                StartCasesInput(
+                    nips=batch, year=inp.year, started_by=inp.started_by, policy_overrides=inp.policy_overrides,
+                    tenant_prefix=case_prefix(inp.case_id),
+                ),
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(minutes=1),
                 retry_policy=READ_RETRY,

@@ -159,6 +159,7 @@ class SeasonInput:
 @dataclass
 class SeasonEmployeesInput:
     year: int
+    tenant_prefix: str | None = None  # the season's tenant (None: the default); absent in older histories
 
 
 @dataclass
@@ -167,6 +168,7 @@ class StartCasesInput:
     year: int
     started_by: Actor
     policy_overrides: dict[str, Any] = field(default_factory=dict)
+    tenant_prefix: str | None = None  # cases start in the season's tenant
 
 
 @dataclass
