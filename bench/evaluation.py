@@ -182,6 +182,8 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
             if kind == "RATING":
                 hasil, perilaku = RATINGS[hash(task["case_id"]) % len(RATINGS)]
                 outcome, data = "SUBMITTED", {"hasil_kerja": hasil, "perilaku_kerja": perilaku}
+                if task["case_id"].rsplit("-", 1)[-1] in heads:
+                    data.pop("hasil_kerja")  # a unit head's work results are the unit's organisation predicate
             else:
                 outcome, data = DATA[kind]
             nip = task["assignee_nip"] or (BUPATI if task["candidate_role"] == "BUPATI" else None)
@@ -199,6 +201,14 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
                 retried.append(f"{task['id']} {kind}: {exc!r}"[:200])
                 taken.discard(task["id"])
 
+    heads = {
+        row["nip"]
+        for row in await (
+            await conn.execute(
+                "SELECT e.nip FROM employees e LEFT JOIN employees a ON a.nip = e.atasan_nip WHERE a.nip IS NULL OR a.unit <> e.unit"
+            )
+        ).fetchall()
+    }
     started = time.perf_counter()
     season_id, _ = await start_season(client, settings.task_queue, settings.database_url, year, Actor(nip=None, roles=["ADMIN"]), {})
     lag_task = asyncio.create_task(watch_lag())
@@ -311,7 +321,7 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
     from asnflow.projections.runner import rebuild
     from asnflow.runtime.cli import _prepare_store
     from asnflow.runtime.services import EmbeddedPostgres, TemporalDevServer
-    from asnflow.runtime.settings import Settings
+    from asnflow.runtime.settings import Settings, ensure_store_key
     from asnflow.workflows.contracts import Actor
 
     root = Path(tempfile.mkdtemp(prefix="af-bench-eval-", dir="/tmp"))
@@ -327,7 +337,7 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
             temporal.wait_ready(60)
             temporal_address = temporal.address
         queue = f"bench-eval-{uuid.uuid4().hex[:6]}"
-        settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue)
+        settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue, store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
         _prepare_store(settings)
         rows = synthetic_directory(employees)
         store = EventStore(env=settings.store_env())

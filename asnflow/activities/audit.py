@@ -23,11 +23,12 @@ from psycopg import sql
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, read_case, record
+from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, StateCodec, read_case, record
 from asnflow.domain import audit as da
+from asnflow.domain.personal import redact
 from asnflow.domain.events import EVENT_TYPES, GENESIS_HASH, canonical, case_aggregate_id, event_hash
+from asnflow.domain.tenancy import LEGACY_TENANT
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -47,10 +48,6 @@ EXPORT_FIELDS = (
     "on_behalf_of", "workflow_id", "run_id", "temporal_url", "reason", "payload", "previous_hash", "hash",
     "hash_valid",
 )
-
-_transcoder = JSONTranscoder()
-for _t in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-    _transcoder.register(_t)
 
 
 class AuditRefusedError(Exception):
@@ -108,6 +105,11 @@ def trusted_keys(settings: Any) -> dict[str, Ed25519PublicKey]:
     return {key_id(k): k for k in keys}
 
 
+def state_codec(settings: Any) -> StateCodec:
+    """Opens raw rows with the store's key (every stored event is encrypted)."""
+    return StateCodec(settings.store_env())
+
+
 def temporal_ui_url(settings: Any) -> str | None:
     """The configured Temporal UI, else the one `asnflow dev` started for this data folder."""
     if settings.temporal_ui_url:
@@ -129,6 +131,7 @@ class Row:
     version: int
     topic: str
     state: bytes
+    codec: StateCodec
     _fields: dict[str, Any] | None = None
 
     @property
@@ -138,7 +141,7 @@ class Row:
     @property
     def fields(self) -> dict[str, Any]:
         if self._fields is None:
-            self._fields = _transcoder.decode(self.state)
+            self._fields = self.codec.decode(self.state)
         return self._fields
 
     def digest(self) -> str:
@@ -150,12 +153,14 @@ class Row:
             type_name=self.type, case_id=f["case_id"], process=f["process"], version=self.version,
             occurred_at=f["occurred_at"].isoformat(), actor=f["actor"], workflow_id=f["workflow_id"],
             run_id=f["run_id"], reason=f["reason"], payload=f["payload"], previous_hash=f["previous_hash"],
+            tenant=f.get("tenant", LEGACY_TENANT),
         )
 
 
 def iter_rows(
     conn: psycopg.Connection[Any],
     *,
+    codec: StateCodec,
     gt: int = 0,
     upto: int | None = None,
     originator_id: uuid.UUID | None = None,
@@ -173,7 +178,7 @@ def iter_rows(
             rows = cur.execute(sql + " ORDER BY notification_id LIMIT %s", [*params, page]).fetchall()
         conn.commit()
         for r in rows:
-            yield Row(r[0], r[1], r[2], r[3], bytes(r[4]))
+            yield Row(r[0], r[1], r[2], r[3], bytes(r[4]), codec)
         if len(rows) < page:
             return
         gt = rows[-1][0]
@@ -247,12 +252,13 @@ def cli_actor(nip: str | None) -> dict[str, Any]:
 
 
 def record_access(
-    store: EventStore, actor: dict[str, Any], action: str, details: dict[str, Any], *, now: datetime | None = None
+    store: EventStore, actor: dict[str, Any], action: str, details: dict[str, Any], *, now: datetime | None = None,
+    tenant_prefix: str | None = None,
 ) -> int:
-    """Record an auditor's access before it is served (no unrecorded reads)."""
+    """Record an auditor's access, in the auditor's tenant, before it is served (no unrecorded reads)."""
     now = now or datetime.now(UTC)
     request_id = uuid.uuid4().hex
-    case_id = da.access_case_id(actor.get("nip"), now.astimezone(WIB).date().isoformat())
+    case_id = da.access_case_id(actor.get("nip"), now.astimezone(WIB).date().isoformat(), tenant_prefix)
     payload = {"request_id": request_id, "action": action, **details}
     return append(store, case_id, "AuditAccessed", payload, actor, marker=request_id, now=now)
 
@@ -271,13 +277,17 @@ class ExportFilter:
     occurred_to: datetime | None = None
     after: int = 0
     until: int | None = None
+    tenant: str | None = None  # one tenant's events only (an auditor exports their own instansi)
 
     def describe(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v not in (None, 0)}
 
 
-def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any]:
-    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check."""
+def export_record(row: Row, ui_url: str | None, namespace: str, *, redacted: bool = True) -> dict[str, Any]:
+    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check.
+
+    Personal values (NIK, contacts, reporters) are redacted after the hash check; bundles keep them, because
+    an offline verifier must recompute every hash from the exact payload."""
     f = row.fields
     try:
         valid = row.recomputed_hash() == f.get("hash")
@@ -288,8 +298,8 @@ def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any
         "process": f.get("process"), "occurred_at": f["occurred_at"].isoformat() if "occurred_at" in f else None,
         "actor": f.get("actor"), "workflow_id": f.get("workflow_id"), "run_id": f.get("run_id"),
         "temporal_url": da.temporal_url(ui_url, namespace, f.get("workflow_id", ""), f.get("run_id", "")),
-        "reason": f.get("reason"), "payload": f.get("payload"), "previous_hash": f.get("previous_hash"),
-        "hash": f.get("hash"), "hash_valid": valid,
+        "reason": f.get("reason"), "payload": redact(f.get("payload")) if redacted else f.get("payload"), "previous_hash": f.get("previous_hash"),
+        "hash": f.get("hash"), "hash_valid": valid, "tenant": f.get("tenant", LEGACY_TENANT),
     }
 
 
@@ -307,6 +317,7 @@ def export_chunks(
     flt: ExportFilter,
     fmt: str,
     *,
+    codec: StateCodec,
     ui_url: str | None = None,
     namespace: str = "default",
     progress: Callable[[int, int], None] | None = None,
@@ -326,7 +337,7 @@ def export_chunks(
         if flt.type and topic is None:
             return
         rows = iter_rows(
-            conn, gt=flt.after, upto=upto,
+            conn, codec=codec, gt=flt.after, upto=upto,
             originator_id=case_aggregate_id(flt.case_id) if flt.case_id else None, topic=topic,
         )
         buf = io.StringIO()
@@ -339,6 +350,8 @@ def export_chunks(
             if progress is not None and done % 2000 == 0:
                 progress(row.position - start, upto - start)
             f = row.fields
+            if flt.tenant is not None and f.get("tenant", LEGACY_TENANT) != flt.tenant:
+                continue
             if flt.process is not None and f.get("process") != flt.process:
                 continue
             if flt.actor_nip is not None and (f.get("actor") or {}).get("nip") != flt.actor_nip:
@@ -409,6 +422,7 @@ def seal(
     conn: psycopg.Connection[Any],
     key: Ed25519PrivateKey,
     *,
+    codec: StateCodec,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     page: int = 5000,
@@ -441,11 +455,11 @@ def seal(
                 break
             witness = []
             for r in rows:
-                row = Row(r[0], r[1], r[2], r[3], bytes(r[4]))
+                row = Row(r[0], r[1], r[2], r[3], bytes(r[4]), codec)
                 digest = row.digest()
                 chain = da.chain_next(chain, digest)
                 try:
-                    case = json.loads(row.state).get("case_id")
+                    case = row.fields.get("case_id")
                 except ValueError:
                     case = None
                 witness.append((row.position, case, row.originator_id, row.version, digest, chain))
@@ -489,10 +503,10 @@ class VerifyReport:
         self.problems.append({"kind": kind, "case_id": case_id, "version": version, "position": position, "problem": text})
 
 
-def _purged_positions(conn: psycopg.Connection[Any]) -> dict[int, str]:
+def _purged_positions(conn: psycopg.Connection[Any], codec: StateCodec) -> dict[int, str]:
     topic = topic_of("CasePurged")
     out: dict[int, str] = {}
-    for row in iter_rows(conn, topic=topic):
+    for row in iter_rows(conn, codec=codec, topic=topic):
         payload = row.fields.get("payload", {})
         for e in payload.get("events", []):
             out[int(e["position"])] = payload.get("purged_case_id", "")
@@ -520,6 +534,8 @@ def verify(
     keys: dict[str, Ed25519PublicKey],
     case_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    codec: StateCodec,
 ) -> VerifyReport:
     """Check every case chain, the signed checkpoints and every row against the sealed global chain."""
     ensure_tables(conn)
@@ -540,12 +556,12 @@ def verify(
     sealed = cps[-1].position if cps else 0
     report.sealed_position = sealed
     by_position = {cp.position: cp for cp in cps}
-    purged = _purged_positions(conn)
+    purged = _purged_positions(conn, codec)
     total = max_row_position(conn)
 
     last: dict[str, tuple[int, str]] = {}
     chain, count, seen = da.GLOBAL_GENESIS, 0, 0
-    rows = iter_rows(conn, originator_id=case_aggregate_id(case_id) if case_id else None)
+    rows = iter_rows(conn, codec=codec, originator_id=case_aggregate_id(case_id) if case_id else None)
     witness = _iter_witness(conn, case_id)
     e, w = next(rows, None), next(witness, None)
     while e is not None or w is not None:
@@ -645,16 +661,17 @@ def build_bundle(
     case_id: str,
     key: Ed25519PrivateKey,
     *,
+    codec: StateCodec,
     generated_by: dict[str, Any],
     ui_url: str | None = None,
     namespace: str = "default",
     now: datetime | None = None,
 ) -> bytes:
     """One case as a signed, self-contained zip: events, document hashes, manifest, public key, signature."""
-    rows = list(iter_rows(conn, originator_id=case_aggregate_id(case_id)))
+    rows = list(iter_rows(conn, codec=codec, originator_id=case_aggregate_id(case_id)))
     if not rows:
         raise AuditRefusedError("Perkara tidak ditemukan.", "Case not found.")
-    events = [export_record(r, ui_url, namespace) for r in rows]
+    events = [export_record(r, ui_url, namespace, redacted=False) for r in rows]
     for e in events:
         e.pop("hash_valid")
     events_bytes = b"".join(canonical(e).encode() + b"\n" for e in events)
@@ -742,6 +759,7 @@ def verify_bundle(data: bytes, pinned_public_key: bytes | None = None) -> Bundle
                 type_name=e["type"], case_id=e["case_id"], process=e["process"], version=e["version"],
                 occurred_at=e["occurred_at"], actor=e["actor"], workflow_id=e["workflow_id"], run_id=e["run_id"],
                 reason=e["reason"], payload=e["payload"], previous_hash=e["previous_hash"],
+                tenant=e.get("tenant", LEGACY_TENANT),
             )
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"peristiwa {number} tidak terbaca / event {number} unreadable: {exc}")

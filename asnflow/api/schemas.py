@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+# PostgreSQL bigint: a larger position or offset would be a 500 from the database, not a 422 from the edge.
+BIGINT_MAX = 2**63 - 1
 NIP_PATTERN = r"^\d{18}$"
 
 
@@ -66,6 +68,7 @@ class EventPublic(BaseModel):
     hash_valid: bool
     workflow_id: str
     run_id: str
+    tenant: str
 
 
 class CaseEventsPublic(BaseModel):
@@ -168,3 +171,4 @@ class MePublic(BaseModel):
     name: str
     roles: list[str]
     unit: str | None
+    tenant: str = Field(description="the instansi (tenant) the token belongs to; every read and command is limited to it")

@@ -13,10 +13,12 @@ from asnflow.api.auth import mint_token
 from asnflow.api.deps import ResourcesDep
 from asnflow.api.errors import ApiError
 from asnflow.api.i18n import choose_language, texts
+from asnflow.domain.deadlines import DELEGATION_TYPES
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 HERE = Path(__file__).parent
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+DELEGATION_PROCESSES = ("evaluation", "promotion", "training", "complaint", "selection")  # a delegation's scope
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -64,6 +66,21 @@ async def dashboards_page(request: Request, res: ResourcesDep) -> HTMLResponse:
     return render(request, res, "dashboards")
 
 
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """My notifications: list, mark read."""
+    return render(request, res, "notifications")
+
+
+@router.get("/delegations", response_class=HTMLResponse)
+async def delegations_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """Acting officials (Plt/Plh) and substitutes: grant, list mine, end early."""
+    return render(
+        request, res, "delegations", delegation_types=DELEGATION_TYPES,
+        processes=DELEGATION_PROCESSES,
+    )
+
+
 @router.get("/static/{name}")
 async def static(name: str) -> FileResponse:
     """The page's own assets (no CDN at run time)."""
@@ -77,9 +94,13 @@ async def dev_users(res: ResourcesDep) -> list[dict[str, object]]:
     """Dev mode only: the demo users for the page's picker."""
     if not res.settings.dev_mode:
         raise ApiError(404, "Tidak ditemukan.", "Not found.")
+    from asnflow.runtime import demo_muarojambi
     from asnflow.runtime.demo_org import demo_users
 
-    return [{k: u[k] for k in ("nip", "nama", "roles", "unit")} for u in demo_users()]
+    return [
+        *({k: u[k] for k in ("nip", "nama", "roles", "unit")} for u in demo_users()),
+        *({k: u[k] for k in ("nip", "nama", "roles", "unit", "tenant")} for u in demo_muarojambi.users()),
+    ]
 
 
 @router.get("/dev/token")
@@ -95,6 +116,6 @@ async def dev_token(nip: str, res: ResourcesDep) -> dict[str, str]:
     s = res.settings
     token = mint_token(
         s.dev_private_key_path, nip=user["nip"], name=user["nama"], roles=list(user["roles"]), unit=user["unit"],
-        issuer=s.jwt_issuer, audience=s.jwt_audience,
+        issuer=s.jwt_issuer, audience=s.jwt_audience, tenant=user["tenant"],
     )
     return {"token": token}

@@ -17,26 +17,68 @@ from psycopg.types.json import Jsonb
 
 from asnflow.domain import events as ev
 from asnflow.domain import kinship as kin
+from asnflow.domain.personal import redact
+from asnflow.domain.tenancy import LEGACY_TENANT
 
 Handler = Callable[[Any, Cursor[DictRow], Any, int], None]
 
 
+TENANT_SETTING = "asnflow.tenant"
+
+
+def tenant_column_ddl(table: str) -> str:
+    """Give a view table its tenant column once: existing rows are the legacy tenant's, new rows the event's."""
+    # The column's default is the transaction's tenant setting, which process()/bulk() set from each
+    # event before its handler runs: handlers write rows without naming the tenant, and a writer that
+    # never set it fails on NOT NULL instead of filing rows under a wrong tenant.
+    return (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+        f" AND table_name = '{table}' AND column_name = 'tenant') THEN"
+        f" ALTER TABLE {table} ADD COLUMN tenant text NOT NULL DEFAULT '{LEGACY_TENANT}';"
+        f" ALTER TABLE {table} ALTER COLUMN tenant SET DEFAULT NULLIF(current_setting('{TENANT_SETTING}', true), '');"
+        " END IF; END $$"
+    )
+
+
+def set_tenant(curs: Cursor[DictRow], tenant: str) -> None:
+    """The tenant that rows written in this transaction belong to."""
+    curs.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant))
+
+
 class View(PostgresTrackingRecorder):
-    """A PostgreSQL view table set plus its tracking row; rebuildable by dropping it."""
+    """A PostgreSQL view table set plus its tracking row; rebuildable by dropping it.
+
+    Every table in `tables` gets a `tenant` column filled from the event being applied
+    (tests/unit/test_tenancy.py fails for a view table without one); the API reads each tenant
+    through its own schema of filtered views (asnflow/api/tenancy.py).
+    """
 
     tables: ClassVar[tuple[str, ...]] = ()
+    kept_tables: ClassVar[tuple[str, ...]] = ()  # tables of this view that a rebuild keeps (people's own state)
     ddl: ClassVar[tuple[str, ...]] = ()
     handlers: ClassVar[dict[type, str]] = {}
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(stmt) for stmt in self.ddl)  # type: ignore[arg-type]
+        for table in (*self.tables, *self.kept_tables):
+            self.sql_create_statements.append(SQL(tenant_column_ddl(table)))  # type: ignore[arg-type]
 
     def process(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and advance tracking atomically (exactly once per position)."""
         with self.datastore.transaction(commit=True) as curs:
-            self.apply(curs, event, tracking.notification_id)
+            self.apply_page(curs, [(event, tracking.notification_id)])
             self._insert_tracking(curs, tracking)
+
+    def apply_page(self, curs: Cursor[DictRow], pairs: Iterable[tuple[Any, int]]) -> None:
+        """Write the rows of (event, position) pairs in order, each under its event's tenant (no commit)."""
+        current: str | None = None
+        for event, position in pairs:
+            # Set only when it changes: a page holds long runs of one tenant's events.
+            if isinstance(event, ev.CaseEvent) and event.tenant != current:
+                set_tenant(curs, event.tenant)
+                current = event.tenant
+            self.apply(curs, event, position)
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
         """Write the rows one event implies (no commit)."""
@@ -52,8 +94,7 @@ class View(PostgresTrackingRecorder):
         with curs.connection.pipeline():
 
             def write(page: Iterable[tuple[Any, int]]) -> None:
-                for event, position in page:
-                    self.apply(curs, event, position)
+                self.apply_page(curs, page)
 
             yield write
 
@@ -256,25 +297,31 @@ class AuditLogView(View):
         "CREATE INDEX IF NOT EXISTS audit_actor_idx ON audit_log (actor_nip, occurred_at)",
         "CREATE INDEX IF NOT EXISTS audit_type_idx ON audit_log (type, occurred_at)",
         "CREATE INDEX IF NOT EXISTS audit_time_idx ON audit_log (occurred_at)",
+        # Payloads are stored with personal values redacted (NIK, contacts, reporters: the store alone holds them,
+        # encrypted). Such a row's hash cannot be recomputed from the view, so the check made when it was
+        # projected is kept here; NULL for rows stored whole.
+        "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS redacted_hash_valid boolean",
     )
 
     columns = (
         "position", "case_id", "process", "type", "version", "occurred_at", "actor", "actor_nip",
-        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id",
+        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id", "redacted_hash_valid", "tenant",
     )
     column_types = (
         "int8", "text", "text", "text", "int4", "timestamptz", "jsonb", "text",
-        "text", "jsonb", "text", "text", "text", "text",
+        "text", "jsonb", "text", "text", "text", "text", "bool", "text",
     )
 
     def row(self, event: Any, position: int) -> tuple[Any, ...] | None:
         """The one row an event adds (None for events outside the audit envelope)."""
         if not isinstance(event, ev.CaseEvent):
             return None
+        payload = redact(event.payload)
+        redacted_hash_valid = None if payload is event.payload else ev.hash_of(event) == event.hash
         return (
             position, event.case_id, event.process, type(event).__name__, event.originator_version,
-            event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(event.payload),
-            event.previous_hash, event.hash, event.workflow_id, event.run_id,
+            event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(payload),
+            event.previous_hash, event.hash, event.workflow_id, event.run_id, redacted_hash_valid, event.tenant,
         )
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:

@@ -15,8 +15,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from asnflow.activities.notifications import DeadlineActivities, NotificationActivities
     from asnflow.activities.recording import RecordingActivities
+    from asnflow.domain import decision_forms
     from asnflow.domain import deadlines as dl
     from asnflow.domain.events import GENESIS_HASH
+    from asnflow.domain.tenancy import case_prefix
     from asnflow.workflows.contracts import (
         ERR_CONFLICT,
         ERR_FORBIDDEN,
@@ -389,11 +391,15 @@ class CaseWorkflow:
 
     def _check_may_act(self, task: TaskState, actor: Actor, delegation: Delegation | None = None) -> None:
         """Assignee or candidate role in the unit (or their acting official); never on one's own case unless the task says so."""
-        claimant = actor.nip
+        claimant, caller_tenant = actor.nip, actor.tenant
         actor = self._acting_as(task, actor, delegation)
         spec = task.spec
         if actor.nip is None:
             raise reject(ERR_FORBIDDEN, problem(None, "Pelaku tidak dikenal.", "Unknown actor."))
+        if caller_tenant != case_prefix(self._case_id):
+            raise reject(
+                ERR_FORBIDDEN, problem(None, "Perkara ini milik instansi lain.", "This case belongs to another tenant."),
+            )
         if actor.nip == self._subject_nip and not spec.subject_may_act:
             raise reject(
                 ERR_FORBIDDEN,
@@ -510,6 +516,9 @@ class CaseWorkflow:
             problems.append(problem("reason", "Alasan wajib diisi.", "A reason is required for this outcome."))
         if not problems:
             problems = self.validate_decision_data(task, inp)
+        if not problems:
+            # The kind's served form, as a validator too: the page cannot ask for less than is checked here.
+            problems = decision_forms.check(task.spec.kind, inp.outcome, inp.data)
         if problems:
             raise reject(ERR_INVALID, *problems)
 

@@ -7,19 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up
+from asnflow.api.updates import deliver
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.documents import stored_reference
 from asnflow.domain import documents as docs
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import UNITS_BY_CODE
-from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND
 from asnflow.workflows.training import TrainingEnrolmentWorkflow, TrainingLatsarWorkflow, TrainingWorkflow
 from asnflow.workflows.training_contracts import (
     AmendPlanInput,
@@ -39,7 +39,6 @@ from asnflow.workflows.training_contracts import (
 router = APIRouter(prefix="/api/v1/trainings", tags=["trainings"])
 
 OVERSIGHT = ("BKPSDM", "ADMIN", "AUDITOR", "SEKDA", "BUPATI")
-STATUS_BY_ERROR = {ERR_FORBIDDEN: 403, ERR_CONFLICT: 409, ERR_INVALID: 422, ERR_NOT_FOUND: 404}
 NIP = r"^\d{18}$"
 Year = Annotated[int, Query(ge=2022, le=2100)]
 
@@ -132,23 +131,7 @@ async def _start(res: Resources, run: Any, arg: Any, case_id: str, duplicate: Ap
 
 async def _update(res: Resources, case_id: str, update: Any, arg: Any, missing: ApiError) -> Any:
     """Deliver an Update; a validator's refusal becomes 403/409/422 and nothing is recorded."""
-    client = await res.temporal_client()
-    try:
-        return await client.get_workflow_handle(case_id).execute_update(update, arg)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-            problems = [d for d in cause.details if isinstance(d, dict)] or [{"field": None, "id": cause.message, "en": cause.message}]
-            raise _problems_error(STATUS_BY_ERROR[cause.type], problems) from None
-        if isinstance(cause, ActivityError):
-            raise unavailable("database") from None
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise missing from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    return await deliver(await res.temporal_client(), case_id, update, arg, missing=missing)
 
 
 async def _employee(conn: Any, nip: str) -> dict[str, Any] | None:
@@ -193,6 +176,7 @@ async def start_cycle(body: CycleCreate, user: CurrentUser, res: ResourcesDep) -
         schedule = TrainingSchedule(reminders=body.schedule.reminders, report_at=body.schedule.report_at)
     if problems:
         raise _problems_error(422, problems)
+    default_tenant_only(user)
     case_id = cycle_case_id(body.year)
     await _start(
         res, TrainingWorkflow.run,
@@ -254,6 +238,7 @@ async def propose_enrolment(body: EnrolmentCreate, user: CurrentUser, conn: DbDe
         if not eligibility["eligible"]:
             reasons = [{"field": "course", **r} for r in eligibility["reasons"]]
             raise ApiError(422, f"Pegawai belum memenuhi syarat {course.code}.", f"The employee does not qualify for {course.code}.", reasons)
+    default_tenant_only(user)
     case_id = enrolment_case_id(body.year, body.nip, course.code)
     duplicate = ApiError(409, f"Usulan {course.code} {body.year} untuk NIP ini sudah ada.", f"This {body.year} {course.code} proposal already exists.")
     if await (await conn.execute("SELECT 1 FROM training_enrolments WHERE case_id = %s", [case_id])).fetchone():
@@ -367,6 +352,7 @@ async def hand_off_latsar(body: LatsarCreate, user: CurrentUser, conn: DbDep, re
         problems.append({"field": "tmt_cpns", "id": "TMT CPNS selalu tanggal 1 suatu bulan.", "en": "TMT CPNS is always the 1st of a month."})
     if problems:
         raise _problems_error(422, problems)
+    default_tenant_only(user)
     case_id = latsar_case_id(body.nip)
     await _start(
         res, TrainingLatsarWorkflow.run,
