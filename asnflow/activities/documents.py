@@ -22,13 +22,13 @@ from asnflow.domain.events import GENESIS_HASH
 from asnflow.workflows.contracts import ClaimDocumentInput, NewEvent, RecordInput
 
 DDL = (
-    "CREATE TABLE IF NOT EXISTS documents (sha256 text PRIMARY KEY, size bigint NOT NULL, media_type text NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS public.documents (sha256 text PRIMARY KEY, size bigint NOT NULL, media_type text NOT NULL,"
     " content bytea NOT NULL, stored_at timestamptz NOT NULL DEFAULT now())",
     # Who put which file there under which name and purpose (a public upload has no uploader).
-    "CREATE TABLE IF NOT EXISTS document_uploads (id bigserial PRIMARY KEY, sha256 text NOT NULL REFERENCES documents,"
+    "CREATE TABLE IF NOT EXISTS public.document_uploads (id bigserial PRIMARY KEY, sha256 text NOT NULL REFERENCES public.documents,"
     " name text NOT NULL, purpose text NOT NULL, uploaded_by text, uploaded_at timestamptz NOT NULL DEFAULT now())",
-    "CREATE INDEX IF NOT EXISTS document_uploads_sha_idx ON document_uploads (sha256, purpose)",
-    "CREATE INDEX IF NOT EXISTS document_uploads_by_idx ON document_uploads (uploaded_by, uploaded_at DESC)",
+    "CREATE INDEX IF NOT EXISTS document_uploads_sha_idx ON public.document_uploads (sha256, purpose)",
+    "CREATE INDEX IF NOT EXISTS document_uploads_by_idx ON public.document_uploads (uploaded_by, uploaded_at DESC)",
 )
 
 
@@ -70,7 +70,7 @@ class DocumentStore:
         digest = docs.sha256_hex(content)
         async with conn.transaction():
             inserted = await conn.execute(
-                "INSERT INTO documents (sha256, size, media_type, content) VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
+                "INSERT INTO public.documents (sha256, size, media_type, content) VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
                 [digest, len(content), media_type, content],
             )
             new = inserted.rowcount == 1
@@ -79,9 +79,9 @@ class DocumentStore:
                     await self.verified(conn, digest)
                 except DocumentCorruptError:
                     # The upload hashes to the address, the stored copy does not: the original repairs it.
-                    await conn.execute("UPDATE documents SET content = %s, size = %s WHERE sha256 = %s", [content, len(content), digest])
+                    await conn.execute("UPDATE public.documents SET content = %s, size = %s WHERE sha256 = %s", [content, len(content), digest])
             await conn.execute(
-                "INSERT INTO document_uploads (sha256, name, purpose, uploaded_by) VALUES (%s, %s, %s, %s)",
+                "INSERT INTO public.document_uploads (sha256, name, purpose, uploaded_by) VALUES (%s, %s, %s, %s)",
                 [digest, name, purpose, uploaded_by],
             )
         return docs.reference(name, digest, len(content), media_type), new
@@ -93,7 +93,7 @@ class DocumentStore:
             await conn.execute(
                 "SELECT d.sha256, d.size, d.media_type, d.stored_at, array_agg(u.name ORDER BY u.id) AS names,"
                 " array_agg(u.purpose ORDER BY u.id) AS purposes, array_agg(u.uploaded_by ORDER BY u.id) AS uploaders"
-                " FROM documents d JOIN document_uploads u ON u.sha256 = d.sha256 WHERE d.sha256 = %s"
+                " FROM public.documents d JOIN public.document_uploads u ON u.sha256 = d.sha256 WHERE d.sha256 = %s"
                 " GROUP BY d.sha256, d.size, d.media_type, d.stored_at",
                 [sha256],
             )
@@ -104,7 +104,7 @@ class DocumentStore:
 
     async def verified(self, conn: psycopg.AsyncConnection[Any], sha256: str) -> bytes | None:
         """The content, rehashed: None when absent, DocumentCorruptError when it no longer matches its address."""
-        row = await (await conn.execute("SELECT content FROM documents WHERE sha256 = %s", [sha256])).fetchone()
+        row = await (await conn.execute("SELECT content FROM public.documents WHERE sha256 = %s", [sha256])).fetchone()
         if row is None:
             return None
         content = bytes(row["content"] if isinstance(row, dict) else row[0])
