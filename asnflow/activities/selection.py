@@ -23,13 +23,27 @@ from asnflow.workflows.selection_contracts import (
 
 # Uploads wait here, addressed by their SHA-256, until the round takes them in; the event then holds every row.
 STAGING_DDL = (
-    "CREATE TABLE IF NOT EXISTS selection_files (sha256 text PRIMARY KEY, case_id text NOT NULL, stage text NOT NULL,"
-    " content bytea NOT NULL, extra jsonb NOT NULL DEFAULT '{}'::jsonb, uploaded_by text, uploaded_at timestamptz NOT NULL DEFAULT now())"
+    "CREATE TABLE IF NOT EXISTS selection_files (sha256 text NOT NULL, case_id text NOT NULL, stage text NOT NULL,"
+    " content bytea NOT NULL, extra jsonb NOT NULL DEFAULT '{}'::jsonb, uploaded_by text, uploaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (case_id, sha256))"
 )
 
 
 def ensure_staging(conn: psycopg.Connection[Any]) -> None:
     conn.execute(STAGING_DDL)
+
+
+def stage_file(conn: psycopg.Connection[Any], case_id: str, stage: str, content: bytes, uploaded_by: str | None, extra: dict[str, Any] | None = None) -> str:
+    """Keep an upload under its SHA-256 until the round takes it in (the same bytes twice are one file)."""
+    from psycopg.types.json import Jsonb
+
+    ensure_staging(conn)
+    sha = sel.file_sha256(content)
+    conn.execute(
+        "INSERT INTO selection_files (sha256, case_id, stage, content, extra, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (case_id, sha256) DO UPDATE SET extra = selection_files.extra || EXCLUDED.extra",
+        [sha, case_id, stage, content, Jsonb(extra or {}), uploaded_by],
+    )
+    return sha
 
 
 def refuse(kind: str, problems: list[dict[str, Any]]) -> ApplicationError:

@@ -62,11 +62,11 @@ class AdministrativeResultAnnounced(CaseEvent):
     """payload: results {reg_no: MS|TMS}, counts, round (1 = first, 2 = after objections)."""
 
 
-class ObjectionFiled(CaseEvent):
+class SelectionObjectionFiled(CaseEvent):
     """payload: objection_id, reg_no, stage (ADMINISTRASI|AKHIR), task_id."""
 
 
-class ObjectionDecided(CaseEvent):
+class SelectionObjectionDecided(CaseEvent):
     """payload: objection_id, reg_no, stage, outcome ACCEPTED|REJECTED, decided_by."""
 
 

@@ -200,7 +200,7 @@ class SelectionWorkflow(CaseWorkflow):
         finally:
             self._busy -= 1
 
-    def _result(self, event_type: str, built: BuildResult) -> SelectionActionResult:  # type: ignore[override]
+    def _built(self, event_type: str, built: BuildResult) -> SelectionActionResult:
         return SelectionActionResult(self._case_id, event_type, built.positions[-1], built.summary)
 
     # --- appointment ----------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class SelectionWorkflow(CaseWorkflow):
         self._check_file(inp, "REGISTRATION")
         built = await self._build_for_caller("REGISTER", inp.actor, file_sha256=inp.file_sha256)
         self._st.registered = built.summary["total"]
-        return self._result("ApplicantsRegistered", built)
+        return self._built("ApplicantsRegistered", built)
 
     @register_applicants.validator
     def validate_register_applicants(self, inp: FileInput) -> None:
@@ -337,7 +337,7 @@ class SelectionWorkflow(CaseWorkflow):
         self._check_announce(inp)
         built = await self._build_for_caller("ADMIN_RESULT", inp.actor, round=1)
         self._st.admin_round = 1
-        return self._result("AdministrativeResultAnnounced", built)
+        return self._built("AdministrativeResultAnnounced", built)
 
     @announce_administrative.validator
     def validate_announce_administrative(self, inp: AnnounceInput) -> None:
@@ -364,10 +364,10 @@ class SelectionWorkflow(CaseWorkflow):
         st.open_objections += 1
         objection_id = f"{inp.stage}-{inp.reg_no}"
         recorded = await self.record(
-            _applicant_event(self, "ObjectionFiled", {"objection_id": objection_id, "reg_no": inp.reg_no, "stage": inp.stage}, inp.reason)
+            _applicant_event(self, "SelectionObjectionFiled", {"objection_id": objection_id, "reg_no": inp.reg_no, "stage": inp.stage}, inp.reason)
         )
         asyncio.create_task(self._review(objection_id, inp))  # noqa: RUF006 - awaited through open_objections
-        return SelectionActionResult(self._case_id, "ObjectionFiled", recorded.positions[-1], {"objection_id": objection_id})
+        return SelectionActionResult(self._case_id, "SelectionObjectionFiled", recorded.positions[-1], {"objection_id": objection_id})
 
     @file_objection.validator
     def validate_file_objection(self, inp: ObjectionInput) -> None:
@@ -385,7 +385,7 @@ class SelectionWorkflow(CaseWorkflow):
             outcome, actor, reason = decision.outcome, decision.actor, decision.reason
         except TaskCancelledError:
             outcome, actor, reason, decision = "REJECTED", SYSTEM, "task cancelled", None
-        await self.record(self.event("ObjectionDecided", {"objection_id": objection_id, "reg_no": inp.reg_no, "stage": inp.stage, "outcome": outcome,
+        await self.record(self.event("SelectionObjectionDecided", {"objection_id": objection_id, "reg_no": inp.reg_no, "stage": inp.stage, "outcome": outcome,
                                                           "decided_by": actor.nip}, actor, reason))
         if outcome == "ACCEPTED":
             st.accepted.setdefault(inp.stage, []).append(inp.reg_no)
@@ -409,7 +409,7 @@ class SelectionWorkflow(CaseWorkflow):
         self._check_override(inp)
         built = await self._build_for_caller("OVERRIDE", inp.actor, reason=inp.justification,
                                              params={"reg_no": inp.reg_no, "field": inp.field, "value": inp.value})
-        return self._result("ResultOverridden", built)
+        return self._built("ResultOverridden", built)
 
     @override_result.validator
     def validate_override_result(self, inp: OverrideInput) -> None:
