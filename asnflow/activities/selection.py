@@ -28,6 +28,12 @@ STAGING_DDL = (
 )
 
 
+STAGE_SQL = (
+    "INSERT INTO selection_files (sha256, case_id, stage, content, extra, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (case_id, sha256) DO UPDATE SET extra = selection_files.extra || EXCLUDED.extra"
+)
+
+
 def ensure_staging(conn: psycopg.Connection[Any]) -> None:
     conn.execute(STAGING_DDL)
 
@@ -38,11 +44,7 @@ def stage_file(conn: psycopg.Connection[Any], case_id: str, stage: str, content:
 
     ensure_staging(conn)
     sha = sel.file_sha256(content)
-    conn.execute(
-        "INSERT INTO selection_files (sha256, case_id, stage, content, extra, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (case_id, sha256) DO UPDATE SET extra = selection_files.extra || EXCLUDED.extra",
-        [sha, case_id, stage, content, Jsonb(extra or {}), uploaded_by],
-    )
+    conn.execute(STAGE_SQL, [sha, case_id, stage, content, Jsonb(extra or {}), uploaded_by])
     return sha
 
 

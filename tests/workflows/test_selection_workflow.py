@@ -41,8 +41,8 @@ STAFF = Actor(nip=BKPSDM_STAFF_1_NIP, roles=["BKPSDM"], unit="BKPSDMD")
 STAFF2 = Actor(nip=BKPSDM_STAFF_2_NIP, roles=["BKPSDM"], unit="BKPSDMD")
 BUPATI = Actor(nip=BUPATI_NIP, roles=["BUPATI"], unit=None)
 FORMATIONS = [
-    {"code": "PK-RSUD", "jabatan": "Pranata Komputer Ahli Pertama", "education": "S1 Informatika", "unit": "RSUD_HAMBA", "vacancies": 1},
-    {"code": "PK-RSUD-D", "jabatan": "Pranata Komputer Ahli Pertama", "education": "S1 Informatika", "unit": "RSUD_HAMBA", "vacancies": 1,
+    {"code": "PK-RSUD", "jabatan": "Pranata Komputer Ahli Pertama", "education": "S1 Informatika", "unit": "RSUD-HAMBA", "vacancies": 1},
+    {"code": "PK-RSUD-D", "jabatan": "Pranata Komputer Ahli Pertama", "education": "S1 Informatika", "unit": "RSUD-HAMBA", "vacancies": 1,
      "track": "DISABILITAS"},
 ]
 APPLICANTS = (
