@@ -61,17 +61,17 @@ class SelectionWorkflow(CaseWorkflow):
 
     process = sel.PROCESS
 
-    def __init__(self) -> None:
-        self._st = SelectionState()
+    @workflow.init
+    def __init__(self, inp: StartSelectionInput) -> None:
+        # Set before any Update's validator runs: one may arrive in the run's very first task.
+        self._init_case(inp.case_id, None)
+        self._inp, self._rules = inp, sel.rules_for(inp.kind, inp.rules_version)
+        self._st = inp.state or SelectionState()
         self._busy = 0  # bulk steps under way (an Update in its activity)
-        self._wake = False
 
     @workflow.run
     async def run(self, inp: StartSelectionInput) -> CaseResult:
-        self._init_case(inp.case_id, None)
-        self._inp, self._rules = inp, sel.rules_for(inp.kind, inp.rules_version)
         if inp.state is not None:
-            self._st = inp.state
             self._version, self._last_hash, self._task_seq = self._st.version, self._st.last_hash, self._st.task_seq
         st = self._st
         if st.phase == "registration" and self._version == 0:
