@@ -102,7 +102,10 @@ class SelectionActivities:
     @activity.defn(name="selection_build")
     def build(self, inp: BuildInput) -> BuildResult:
         """One bulk step of the round: check its input, compute, append its events (all or nothing)."""
-        facts = sel.fold(round_events(self.store, inp.case_id, inp.expected_version))
+        try:
+            facts = sel.fold(round_events(self.store, inp.case_id, inp.expected_version))
+        except ValueError as exc:  # no announcement below this version: retrying cannot help
+            raise refuse(ERR_CONFLICT, [sel.problem(None, "Seleksi belum diumumkan.", "The selection has not been announced yet.")]) from exc
         step = getattr(self, f"_{inp.step.lower()}")
         events, summary = step(inp, facts)
         return self._append(inp, events, summary)

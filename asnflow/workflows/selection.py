@@ -187,10 +187,15 @@ class SelectionWorkflow(CaseWorkflow):
             self._version, self._last_hash = result.version, result.last_hash
             return result
 
+    async def _announced(self) -> None:
+        """Updates delivered with the round's first task run before it: they wait until the announcement is recorded."""
+        await workflow.wait_condition(lambda: self._version > 0)
+
     async def _build_for_caller(self, step: str, actor: Actor, **kw: Any) -> BuildResult:
         """A bulk step inside an Update: a refusal (bad file, unverified applications) reaches the caller as 409/422."""
         self._busy += 1
         try:
+            await self._announced()
             return await self._build(step, actor, **kw)
         except ActivityError as err:
             cause = err.cause
@@ -363,6 +368,7 @@ class SelectionWorkflow(CaseWorkflow):
         st.objected.setdefault(inp.stage, []).append(inp.reg_no)
         st.open_objections += 1
         objection_id = f"{inp.stage}-{inp.reg_no}"
+        await self._announced()
         recorded = await self.record(
             _applicant_event(self, "SelectionObjectionFiled", {"objection_id": objection_id, "reg_no": inp.reg_no, "stage": inp.stage}, inp.reason)
         )

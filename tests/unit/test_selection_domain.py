@@ -229,3 +229,21 @@ def test_override_needs_a_justification() -> None:
     facts = _facts()
     assert sel.override_problems("1", "final_status", sel.LULUS, "short", facts)[0]["field"] == "justification"
     assert sel.override_problems("1", "final_status", sel.LULUS, "Kesalahan input nilai SKB oleh panitia", facts) == []
+
+
+def test_pppk_ranks_on_the_test_total_with_its_own_tie_order() -> None:
+    f = {"GURU": sel.Formation("GURU", "Guru Ahli Pertama", "S1 Pendidikan", "DISDIKBUD", 1)}
+    facts = sel.RoundFacts(rules=PPPK, formations=f)
+    rows = {"1": [400, 150, 30], "2": [405, 145, 30], "3": [400, 150, 30], "4": [100, 20, 5]}
+    for reg, scores in rows.items():
+        facts.applicants[reg] = sel.Applicant(reg, "GURU", sel.UMUM, "1990-01-01" if reg != "3" else "1989-12-31", "3.0")
+        facts.skd[reg] = scores
+    ranking = sel.rank_round(facts)["ranking"]["GURU"]
+    # Totals 580 each for 1, 2, 3: TEKNIS 405 first; then 1 and 3 tie on every part, the older (3) first. No passing grade: 4 is ranked too.
+    assert [(e["reg_no"], e["rank"], e["status"]) for e in ranking] == [("2", 1, sel.P1), ("3", 2, sel.TL), ("1", 3, sel.TL), ("4", 4, sel.TL)]
+    assert ranking[0]["final"] == "580.000"
+
+
+def test_pppk_score_file_uses_its_parts_and_maxima() -> None:
+    scores, problems = sel.parse_scores(b"no_peserta,teknis,manajerial_sosiokultural,wawancara\n1,450,180,40\n2,455,0,0\n", "PPPK", PPPK, {"1", "2"})
+    assert scores == {} and [(p["line"], p["field"]) for p in problems] == [(3, "teknis")]

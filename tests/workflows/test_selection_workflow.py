@@ -210,3 +210,17 @@ async def test_full_cpns_round_with_objections_windows_and_latsar_hand_off(rig: 
     latsar = await wait_for(rig, f"training-latsar-{nips['24150100003']}", "LatsarHandedOff")
     assert latsar[0].payload["selection_case_id"] == case_id
     await save_history(rig.client.get_workflow_handle(application_case_id(case_id, "24150100005")), "selectionapplication-tms")
+
+
+async def test_an_upload_arriving_with_the_first_task_waits_for_the_announcement(rig: Rig) -> None:
+    case_id = f"selection-2024-early-{uuid.uuid4().hex[:6]}"
+    sha = stage(rig, case_id, "REGISTRATION", APPLICANTS)
+    handle = await rig.client.start_workflow(
+        SelectionWorkflow.run,
+        StartSelectionInput(case_id=case_id, year=2024, kind=sel.CPNS, title="Seleksi uji", formations=FORMATIONS, started_by=STAFF),
+        id=case_id, task_queue=rig.settings.task_queue,
+    )
+    done = await handle.execute_update(SelectionWorkflow.register_applicants, FileInput(STAFF, sha))
+    assert done.summary["total"] == 5
+    assert [type(e).__name__ for e in events(rig, case_id)] == ["CaseOpened", "SelectionAnnounced", "ApplicantsRegistered"]
+    await handle.terminate("test done")
