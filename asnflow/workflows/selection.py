@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 from asnflow.workflows.human_tasks import RECORD_RETRY, CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
+from asnflow.workflows.training import TrainingLatsarWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from asnflow.activities.selection import SelectionActivities
@@ -246,7 +247,7 @@ class SelectionWorkflow(CaseWorkflow):
                 case_id = latsar_case_id(nip)
                 try:
                     await workflow.start_child_workflow(
-                        "TrainingLatsarWorkflow",
+                        TrainingLatsarWorkflow.run,
                         StartLatsarInput(case_id=case_id, nip=nip, nama=a["nama"], unit=a["unit"], tmt_cpns=date(int(nip[8:12]), int(nip[12:14]), 1).isoformat(),
                                          handed_off_by=decree.actor, selection_case_id=self._case_id, formation=a["formation"]),
                         id=case_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
