@@ -14,6 +14,8 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
+from math import gcd
 from typing import Any
 
 from asnflow.domain.events import CaseEvent, canonical
@@ -290,20 +292,20 @@ def _rows(content: bytes, columns: tuple[str, ...]) -> tuple[list[tuple[int, dic
         return [], [problem("file", "Berkas harus UTF-8.", "The file must be UTF-8.", line=0)]
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = tuple((h or "").strip().lower() for h in (reader.fieldnames or ()))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = tuple(h.strip().lower() for h in next(reader, []))
     if sorted(header) != sorted(columns):
         return [], [problem("file", f"Kolom harus tepat: {', '.join(columns)}.", f"The columns must be exactly: {', '.join(columns)}.", line=1,
                             found=list(header))]
-    reader.fieldnames = list(header)
     rows = []
-    for row in reader:
-        if not any((v or "").strip() for k, v in row.items() if k is not None):
+    width = len(header)
+    for fields in reader:
+        if not any(f.strip() for f in fields):
             continue
-        if None in row:
+        if len(fields) != width:
             rows.append((reader.line_num, {"__extra__": "1"}))
             continue
-        rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
+        rows.append((reader.line_num, {h: f.strip() for h, f in zip(header, fields, strict=True)}))
     return rows, []
 
 
@@ -456,14 +458,29 @@ def final_score(skd: list[int], skb: int | None, rules: SelectionRules) -> Fract
     return rules.skd_weight * Fraction(sum(skd) * 100, rules.max_total) + rules.skb_weight * Fraction(skb or 0)
 
 
+def _integer_weights(rules: SelectionRules) -> tuple[int, int, int]:
+    """(a, b, d) with final = (a × SKD + b × SKB) / d exactly: ranking compares integers, not fractions."""
+    return _weights(rules.kind, rules.skd_weight, rules.skb_weight, rules.max_total)
+
+
+@lru_cache(maxsize=64)
+def _weights(kind: str, skd_weight: Fraction, skb_weight: Fraction, max_total: int) -> tuple[int, int, int]:
+    if kind == PPPK:
+        return 1, 0, 1
+    wa, wb = skd_weight * Fraction(100, max_total), skb_weight
+    d = wa.denominator * wb.denominator // gcd(wa.denominator, wb.denominator)
+    return int(wa * d), int(wb * d), d
+
+
 def show(score: Fraction) -> str:
-    """A score as announced (3 decimals); ranking always compares the exact fraction."""
+    """A score as announced (3 decimals); ranking always compares the exact value."""
     return f"{float(round(score, 3)):.3f}"
 
 
 def _final_key(a: Applicant, skd: list[int], skb: int | None, rules: SelectionRules) -> tuple[Any, ...]:
+    wa, wb, _ = _integer_weights(rules)
     named = dict(zip(rules.part_names(), skd, strict=True))
-    key: list[Any] = [-final_score(skd, skb, rules)]
+    key: list[Any] = [-(wa * sum(skd) + wb * (skb or 0))]
     for step in rules.final_tie_order:
         if step == "SKD":
             key.append(-sum(skd))
@@ -480,10 +497,11 @@ def rank_formation(entries: list[tuple[Applicant, list[int], int | None]], rules
     """One formation's ranking by the final score and the tie-break chain; applicants tied through the whole chain share a rank."""
     keyed = sorted(((_final_key(a, s, k, rules), a, s, k) for a, s, k in entries), key=lambda e: (e[0], e[1].reg_no))
     out, rank, prev = [], 0, None
+    d = _integer_weights(rules)[2]
     for i, (key, a, s, k) in enumerate(keyed, start=1):
         if key != prev:
             rank, prev = i, key
-        out.append({"reg_no": a.reg_no, "rank": rank, "final": show(final_score(s, k, rules)), "skd": s, "skb": k,
+        out.append({"reg_no": a.reg_no, "rank": rank, "final": show(Fraction(-key[0], d)), "skd": s, "skb": k,
                     "skd_total": sum(s), "ipk": a.ipk, "birth_date": a.birth_date, "track": a.track})
     return out
 
