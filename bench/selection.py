@@ -65,7 +65,10 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
     from asnflow.activities.temporal_client import connect_temporal
     from asnflow.runtime.cli import _prepare_store
     from asnflow.runtime.settings import Settings
-    from asnflow.workflows.contracts import Actor, DecisionInput
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from asnflow.workflows.contracts import ERR_CONFLICT, Actor, DecisionInput
     from asnflow.workflows.human_tasks import CaseWorkflow
     from asnflow.workflows.selection import SelectionWorkflow
     from asnflow.workflows.selection_contracts import AnnounceInput, FileInput, SelectionSchedule, StartSelectionInput, application_case_id
@@ -121,8 +124,12 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
                                 DecisionInput(task_id=f"{child}.t1", actor=staff, outcome="TMS" if tms else "MS", reason="Syarat tidak lengkap" if tms else ""),
                             )
                             return
-                        except Exception:  # noqa: BLE001 - not started or its task not open yet
-                            await asyncio.sleep(0.5)
+                        except WorkflowUpdateFailedError as exc:
+                            if getattr(exc.cause, "type", None) == ERR_CONFLICT:
+                                return  # an earlier attempt was decided although its answer was lost
+                            await asyncio.sleep(0.5)  # its task is not open yet
+                        except RPCError:
+                            await asyncio.sleep(0.5)  # the case has not been started yet
                     raise RuntimeError(f"{child} never opened its task")
 
             await asyncio.gather(*(verify(r) for r in regs))
@@ -137,6 +144,15 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
             while await handle.query(SelectionWorkflow.phase) != "skd":
                 await asyncio.sleep(0.2)
 
+            # BKN tests only those announced MS (after the objections): the file holds no one else.
+            store = EventStore(env=settings.store_env())
+            try:
+                announced = [s.event.payload for s in read_case(store, case_id) if type(s.event).__name__ == "AdministrativeResultAnnounced"][-1]
+            finally:
+                store.close()
+            ms = {r for r, v in announced["results"].items() if v == "MS"}
+            lines = skd.split(b"\n")
+            skd = b"\n".join([lines[0], *(line for line in lines[1:] if line.split(b",")[0].decode() in ms)])
             t0 = time.perf_counter()
             res = await handle.execute_update(SelectionWorkflow.import_scores, FileInput(staff, await asyncio.to_thread(staged, "SKD", skd), "SKD"))
             figures["skd_import_and_cut_off_s"] = time.perf_counter() - t0
