@@ -34,8 +34,15 @@ from asnflow.workflows.promotion_contracts import (
 
 CONFIG_FILE = "config/promotion.json"
 EMPLOYEE_SQL = (
-    "SELECT e.nip, e.nama, e.golongan, e.tmt_golongan, e.jenis_jabatan, e.jabatan, e.tmt_jabatan, e.pendidikan,"
-    " e.unit, e.atasan_nip, a.golongan AS atasan_golongan FROM employees e LEFT JOIN employees a ON a.nip = e.atasan_nip"
+    "SELECT e.nip, e.nama, e.tanggal_lahir, e.golongan, e.tmt_golongan, e.jenis_jabatan, e.jabatan, e.tmt_jabatan, e.pendidikan,"
+    " e.unit, e.atasan_nip, a.golongan AS atasan_golongan, e.hukuman_disiplin_jenis AS sanction_kind,"
+    " e.hukuman_disiplin_mulai AS sanction_from, e.hukuman_disiplin_sampai AS sanction_until, e.nilai_kompetensi AS kompetensi"
+    " FROM employees e LEFT JOIN employees a ON a.nip = e.atasan_nip"
+)
+# Declared relatives, both ways (the kinship registry beside the directory view).
+KIN_SQL = (
+    "SELECT nip AS a, relative_nip AS b, relation FROM kinship WHERE nip = ANY(%s)"
+    " UNION ALL SELECT relative_nip AS a, nip AS b, relation FROM kinship WHERE relative_nip = ANY(%s)"
 )
 PREDICATES_SQL = (
     "SELECT subject_nip, (data->>'year')::int AS year, outcome->>'predicate' AS predicate FROM cases"
@@ -69,14 +76,32 @@ def _facts(row: dict[str, Any], predicates: dict[int, str], extras: dict[str, An
     )
 
 
-def record_extras(store: EventStore, nip: str) -> dict[str, Any]:
-    """Facts only the directory's stored record carries: a running disciplinary sanction and declared relatives."""
-    history = read_case(store, employee_case_id(nip))
-    if not history:
-        return {}
-    last = history[-1].event
-    record = last.payload.get("record", last.payload)
-    return {"sanction_until": record.get("hukuman_disiplin_sampai") or None, "relatives": list(record.get("kerabat_nip") or [])}
+def relatives_of(conn: psycopg.Connection[Any], nips: list[str]) -> dict[str, dict[str, str]]:
+    """Each NIP's declared relatives (either side declared them) and the relation named."""
+    out: dict[str, dict[str, str]] = {}
+    if nips:
+        for r in conn.execute(KIN_SQL, [nips, nips]).fetchall():
+            out.setdefault(r["a"], {})[r["b"]] = r["relation"]
+    return out
+
+
+def people_facts(
+    conn: psycopg.Connection[Any], unit: str | None = None, nips: list[str] | None = None
+) -> list[tuple[rules.Facts, dict[str, Any]]]:
+    """PNS of the directory (of a unit, or the NIPs given) with their predicates and declared relatives, in unit/NIP order."""
+    sql, params = EMPLOYEE_SQL + " WHERE e.golongan IS NOT NULL", []
+    if unit:
+        sql += " AND e.unit = %s"
+        params.append(unit)
+    if nips is not None:
+        sql += " AND e.nip = ANY(%s)"
+        params.append(list(nips))
+    rows = [dict(r) for r in conn.execute(sql + " ORDER BY e.unit, e.nip", params).fetchall()]
+    preds: dict[str, dict[int, str]] = {}
+    kin = relatives_of(conn, [row["nip"] for row in rows])
+    for r in conn.execute(PREDICATES_SQL, [[row["nip"] for row in rows]]).fetchall():
+        preds.setdefault(r["subject_nip"], {})[r["year"]] = r["predicate"]
+    return [(_facts(row, preds.get(row["nip"], {}), {"relatives": sorted(kin.get(row["nip"], {}))}), row) for row in rows]
 
 
 def load_facts(conn: psycopg.Connection[Any], store: EventStore, nip: str) -> tuple[rules.Facts, dict[str, Any]] | None:
@@ -85,7 +110,7 @@ def load_facts(conn: psycopg.Connection[Any], store: EventStore, nip: str) -> tu
     if row is None:
         return None
     preds = {r["year"]: r["predicate"] for r in conn.execute(PREDICATES_SQL, [[nip]]).fetchall()}
-    return _facts(dict(row), preds, record_extras(store, nip)), dict(row)
+    return _facts(dict(row), preds, {"relatives": sorted(relatives_of(conn, [nip]).get(nip, {}))}), dict(row)
 
 
 def eligibility_list(
@@ -93,27 +118,11 @@ def eligibility_list(
 ) -> EligibilityList:
     """Everyone (of a unit, or the NIPs given) checked for a period on the route of their post."""
     period = date.fromisoformat(inp.period)
-    sql, params = EMPLOYEE_SQL + " WHERE e.golongan IS NOT NULL", []
-    if inp.unit:
-        sql += " AND e.unit = %s"
-        params.append(inp.unit)
-    if inp.nips:
-        sql += " AND e.nip = ANY(%s)"
-        params.append(list(inp.nips))
-    rows = [dict(r) for r in conn.execute(sql + " ORDER BY e.unit, e.nip", params).fetchall()]
-    preds: dict[str, dict[int, str]] = {}
-    for r in conn.execute(PREDICATES_SQL, [[row["nip"] for row in rows]]).fetchall():
-        preds.setdefault(r["subject_nip"], {})[r["year"]] = r["predicate"]
     entries = []
-    for row in rows:
+    for base, row in people_facts(conn, inp.unit, list(inp.nips) if inp.nips else None):
         kind = rules.DEFAULT_KIND.get(row["jenis_jabatan"], "REGULER")
-        declared = inp.declared.get(row["nip"])
-        facts = rules.merge_declared(_facts(row, preds.get(row["nip"], {}), {}), declared)
+        facts = rules.merge_declared(base, inp.declared.get(row["nip"]))
         result = rules.check_eligibility(kind, facts, period)
-        if result.eligible:
-            # The stored record is read only for the few who pass everything else (sanctions, relatives).
-            facts = rules.merge_declared(_facts(row, preds.get(row["nip"], {}), record_extras(store, row["nip"])), declared)
-            result = rules.check_eligibility(kind, facts, period)
         entries.append(
             {"nip": row["nip"], "nama": row["nama"], "unit": row["unit"], "jabatan": row["jabatan"], **result.to_dict(), "facts": facts.to_dict()}
         )
@@ -143,7 +152,10 @@ def render_decree(kind: str, f: dict[str, Any]) -> bytes:
     signed = date.fromisoformat(f["sk_tanggal"])
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime(signed.year, signed.month, signed.day))
-    subject = "KENAIKAN PANGKAT PEGAWAI NEGERI SIPIL" if kind == "RANK" else "PEMINDAHAN DALAM JABATAN (MUTASI)"
+    subject = {"RANK": "KENAIKAN PANGKAT PEGAWAI NEGERI SIPIL", "ROTATION": "PEMINDAHAN DALAM JABATAN (MUTASI)",
+               "POSITION": "PENGANGKATAN DALAM JABATAN " + str(f.get("jenis_jabatan_label", "")).upper()}[kind]
+    subject_en = {"RANK": "rank promotion of a civil servant", "ROTATION": "transfer of a civil servant",
+                  "POSITION": "appointment of a civil servant to a post"}[kind]
     pdf.set_title(_latin(f"SK {f['sk_nomor']}"))
     pdf.set_author("Bupati Batanghari")
     pdf.set_margins(22, 18, 22)
@@ -158,7 +170,7 @@ def render_decree(kind: str, f: dict[str, Any]) -> bytes:
     line(f"NOMOR {f['sk_nomor']}", 11, "", "C")
     line("TENTANG", 11, "", "C")
     line(subject, 11, "B", "C")
-    line("(Regent's decree on the " + ("rank promotion of a civil servant" if kind == "RANK" else "transfer of a civil servant") + ")", 8, "I", "C")
+    line(f"(Regent's decree on the {subject_en})", 8, "I", "C")
     pdf.ln(3)
     line("BUPATI BATANGHARI,", 11, "B", "C")
     pdf.ln(2)
@@ -169,6 +181,12 @@ def render_decree(kind: str, f: dict[str, Any]) -> bytes:
              "2. Peraturan Pemerintah Nomor 99 Tahun 2000 tentang Kenaikan Pangkat PNS sebagaimana telah diubah; "
              f"3. Peraturan BKN Nomor 4 Tahun 2025; 4. Pertimbangan teknis Kepala BKN nomor {f['pertek_nomor']} "
              f"tanggal {tanggal(f['pertek_tanggal'])};")
+    elif kind == "POSITION":
+        line("Menimbang : bahwa untuk mengisi jabatan yang lowong perlu mengangkat Pegawai Negeri Sipil yang memenuhi "
+             "syarat dan telah melalui " + str(f["route"]) + ";")
+        line("Mengingat : 1. Undang-Undang Nomor 20 Tahun 2023 tentang Aparatur Sipil Negara; "
+             "2. Peraturan Pemerintah Nomor 11 Tahun 2017 tentang Manajemen PNS sebagaimana telah diubah; "
+             f"3. {f['basis']};")
     else:
         line("Menimbang : bahwa untuk kepentingan organisasi dan pengembangan karier perlu memindahkan Pegawai Negeri "
              "Sipil yang namanya tersebut di bawah ini;")
@@ -183,6 +201,10 @@ def render_decree(kind: str, f: dict[str, Any]) -> bytes:
         line(f"KESATU : Terhitung mulai tanggal {tanggal(tmt)} menaikkan pangkat Pegawai Negeri Sipil:")
         rows = [("Nama", f["nama"]), ("NIP", f["nip"]), ("Jabatan", f["jabatan"]), ("Unit kerja", f["unit_nama"]),
                 ("Pangkat lama", rules.rank_label(f["golongan_lama"])), ("Pangkat baru", rules.rank_label(f["golongan_baru"]))]
+    elif kind == "POSITION":
+        line(f"KESATU : Mengangkat Pegawai Negeri Sipil berikut dalam jabatan {f['jabatan_baru']}, terhitung mulai tanggal pelantikan:")
+        rows = [("Nama", f["nama"]), ("NIP", f["nip"]), ("Pangkat", rules.rank_label(f.get("golongan"))),
+                ("Jabatan lama", f"{f['jabatan_lama']} - {f['unit_lama_nama']}"), ("Jabatan baru", f"{f['jabatan_baru']} - {f['unit_baru_nama']}")]
     else:
         line(f"KESATU : Terhitung mulai tanggal {tanggal(tmt)} memindahkan Pegawai Negeri Sipil:")
         rows = [("Nama", f["nama"]), ("NIP", f["nip"]), ("Pangkat", rules.rank_label(f.get("golongan"))),

@@ -93,6 +93,13 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/promotions/career/{nip}"): SIGNED_IN,
     ("POST", "/api/v1/promotions/rotations"): ("KEPALA_OPD", "BKPSDM"),
     ("GET", "/api/v1/promotions/{case_id}/decree"): SIGNED_IN,
+    ("GET", "/api/v1/promotions/positions/talent-pool"): LEADERS,  # OPD heads: their own unit (handler)
+    ("POST", "/api/v1/promotions/positions"): ("KEPALA_OPD", "BKPSDM"),
+    ("GET", "/api/v1/promotions/positions"): SIGNED_IN,  # summaries: anyone may look for a selection to apply to
+    ("GET", "/api/v1/promotions/positions/{case_id}"): SIGNED_IN,  # details for HR, leadership, the unit head and the panel (handler)
+    ("POST", "/api/v1/promotions/selections"): ("BKPSDM",),
+    ("POST", "/api/v1/promotions/selections/{case_id}/registrations"): SIGNED_IN,  # applicants register themselves
+    ("POST", "/api/v1/promotions/selections/recommendations/import"): ("BKPSDM",),
     # Training
     ("POST", "/api/v1/trainings"): HR,
     ("GET", "/api/v1/trainings/catalogue"): SIGNED_IN,

@@ -46,6 +46,17 @@ CSV_COLUMNS: tuple[str, ...] = (
     "tmt_golongan",
     "tmt_jabatan",
 )
+# Optional columns (a file without them is still valid): what promotion eligibility needs beyond the
+# SIASN core. A disciplinary sanction (PP 94/2021: RINGAN, SEDANG, BERAT) with its period, and the latest
+# competency assessment score (0-100, the talent pool's potential axis, PermenPANRB 3/2020).
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "hukuman_disiplin_jenis",
+    "hukuman_disiplin_mulai",
+    "hukuman_disiplin_sampai",
+    "nilai_kompetensi",
+)
+ALL_COLUMNS: tuple[str, ...] = CSV_COLUMNS + OPTIONAL_COLUMNS
+SANCTION_KINDS: dict[str, tuple[str, str]] = {"RINGAN": ("ringan", "light"), "SEDANG": ("sedang", "moderate"), "BERAT": ("berat", "severe")}
 MAX_TEXT = {"nama": 200, "jabatan": 300}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -67,6 +78,10 @@ class EmployeeRecord:
     pendidikan: str
     tmt_golongan: date | None
     tmt_jabatan: date
+    hukuman_disiplin_jenis: str | None = None
+    hukuman_disiplin_mulai: date | None = None
+    hukuman_disiplin_sampai: date | None = None
+    nilai_kompetensi: float | None = None
 
     @property
     def is_pppk(self) -> bool:
@@ -93,7 +108,19 @@ class EmployeeRecord:
             "pendidikan": self.pendidikan,
             "tmt_golongan": self.tmt_golongan.isoformat() if self.tmt_golongan else None,
             "tmt_jabatan": self.tmt_jabatan.isoformat(),
+            **self._optional(),
         }
+
+    def _optional(self) -> dict[str, Any]:
+        # Only the optional facts that are set: a file without them records exactly what it did before.
+        out: dict[str, Any] = {}
+        if self.hukuman_disiplin_jenis:
+            out["hukuman_disiplin_jenis"] = self.hukuman_disiplin_jenis
+            out["hukuman_disiplin_mulai"] = self.hukuman_disiplin_mulai.isoformat() if self.hukuman_disiplin_mulai else None
+            out["hukuman_disiplin_sampai"] = self.hukuman_disiplin_sampai.isoformat() if self.hukuman_disiplin_sampai else None
+        if self.nilai_kompetensi is not None:
+            out["nilai_kompetensi"] = self.nilai_kompetensi
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmployeeRecord:
@@ -111,6 +138,10 @@ class EmployeeRecord:
             pendidikan=d["pendidikan"],
             tmt_golongan=date.fromisoformat(d["tmt_golongan"]) if d.get("tmt_golongan") else None,
             tmt_jabatan=date.fromisoformat(d["tmt_jabatan"]),
+            hukuman_disiplin_jenis=d.get("hukuman_disiplin_jenis") or None,
+            hukuman_disiplin_mulai=date.fromisoformat(d["hukuman_disiplin_mulai"]) if d.get("hukuman_disiplin_mulai") else None,
+            hukuman_disiplin_sampai=date.fromisoformat(d["hukuman_disiplin_sampai"]) if d.get("hukuman_disiplin_sampai") else None,
+            nilai_kompetensi=float(d["nilai_kompetensi"]) if d.get("nilai_kompetensi") is not None else None,
         )
 
 
@@ -127,7 +158,7 @@ class DirectoryImportError(ValueError):
     """The import file was rejected as a whole; `problems` lists every problem found."""
 
     def __init__(self, problems: list[ImportProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.line, CSV_COLUMNS.index(p.field) if p.field in CSV_COLUMNS else -1))
+        self.problems = sorted(problems, key=lambda p: (p.line, ALL_COLUMNS.index(p.field) if p.field in ALL_COLUMNS else -1))
         n = len(self.problems)
         self.message_id = f"Berkas impor ditolak: {n} masalah ditemukan"
         self.message_en = f"Import file rejected: {n} problem(s) found"
@@ -135,13 +166,15 @@ class DirectoryImportError(ValueError):
 
 
 def to_csv(records: Iterable[EmployeeRecord]) -> str:
-    """Write records in the import format (header + one row each)."""
+    """Write records in the import format (header + one row each; optional columns only when a record uses them)."""
+    recs = list(records)
+    columns = CSV_COLUMNS + tuple(c for c in OPTIONAL_COLUMNS if any(c in r.to_dict() for r in recs))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in records:
+    writer.writerow(columns)
+    for r in recs:
         d = r.to_dict()
-        writer.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+        writer.writerow(["" if d.get(c) is None else d[c] for c in columns])
     return buf.getvalue()
 
 
@@ -256,6 +289,8 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
             "TMT jabatan is earlier than the TMT CPNS encoded in the NIP",
         )
 
+    sanction = _sanction(row)
+    kompetensi = _score(row)
     atasan = normalise_nip(v["atasan_nip"]) or None
     if not row.ok:
         return None
@@ -273,7 +308,49 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
         pendidikan=pendidikan,
         tmt_golongan=tmt_golongan,
         tmt_jabatan=tmt_jabatan,
+        hukuman_disiplin_jenis=sanction[0],
+        hukuman_disiplin_mulai=sanction[1],
+        hukuman_disiplin_sampai=sanction[2],
+        nilai_kompetensi=kompetensi,
     )
+
+
+def _sanction(row: _Row) -> tuple[str | None, date | None, date | None]:
+    """A disciplinary sanction: kind, from and until all given (or none); until not before from."""
+    v = row.values
+    kind = v.get("hukuman_disiplin_jenis", "").upper()
+    start = row.date_field("hukuman_disiplin_mulai", required=bool(kind)) if "hukuman_disiplin_mulai" in v else None
+    until = row.date_field("hukuman_disiplin_sampai", required=bool(kind)) if "hukuman_disiplin_sampai" in v else None
+    if not kind:
+        if start or until:
+            row.bad("hukuman_disiplin_jenis", "Jenis hukuman disiplin wajib diisi bila tanggalnya diisi",
+                    "The sanction's kind is required when its dates are given")
+        return None, None, None
+    if kind not in SANCTION_KINDS:
+        allowed = ", ".join(SANCTION_KINDS)
+        row.bad("hukuman_disiplin_jenis", f"Jenis hukuman disiplin harus salah satu dari: {allowed} (PP 94/2021)",
+                f"The sanction's kind must be one of: {allowed} (PP 94/2021)")
+    elif "hukuman_disiplin_mulai" not in v or "hukuman_disiplin_sampai" not in v:
+        row.bad("hukuman_disiplin_jenis", "Kolom hukuman_disiplin_mulai dan hukuman_disiplin_sampai wajib ada",
+                "Columns hukuman_disiplin_mulai and hukuman_disiplin_sampai are required with a sanction")
+    if start and until and until < start:
+        row.bad("hukuman_disiplin_sampai", "Akhir hukuman disiplin sebelum awalnya", "The sanction ends before it starts")
+    return kind, start, until
+
+
+def _score(row: _Row) -> float | None:
+    """The competency score, 0-100 (empty: not assessed)."""
+    raw = row.values.get("nilai_kompetensi", "")
+    if not raw:
+        return None
+    try:
+        score = float(raw)
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 100:
+        row.bad("nilai_kompetensi", f"Nilai kompetensi harus angka 0-100: {raw!r}", f"The competency score must be a number 0-100: {raw!r}")
+        return None
+    return score
 
 
 def _header_problems(header: list[str]) -> list[ImportProblem]:
@@ -284,7 +361,7 @@ def _header_problems(header: list[str]) -> list[ImportProblem]:
             problems.append(ImportProblem(1, col, f"Kolom ganda: {col}", f"Duplicate column: {col}"))
         seen.add(col)
     missing = [c for c in CSV_COLUMNS if c not in seen]
-    extra = [c for c in header if c not in CSV_COLUMNS]
+    extra = [c for c in header if c not in ALL_COLUMNS]
     if missing:
         problems.append(
             ImportProblem(1, "", f"Kolom wajib tidak ada: {', '.join(missing)}", f"Missing required columns: {', '.join(missing)}")

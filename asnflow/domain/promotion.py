@@ -221,8 +221,8 @@ def required_documents(kind: str, golongan_lama: str | None, golongan_baru: str 
 SHA256_CHARS = frozenset("0123456789abcdef")
 
 
-def checklist_problems(data: Any, required: list[str]) -> list[dict[str, Any]]:
-    """A verified dossier lists every required document once, each with its SHA-256."""
+def checklist_problems(data: Any, required: list[str], catalogue: dict[str, dict[str, str]] = DOCUMENTS) -> list[dict[str, Any]]:
+    """A verified dossier lists every required document once, each with its SHA-256 (codes from the catalogue)."""
     docs = data.get("documents") if isinstance(data, dict) else None
     if not isinstance(docs, list):
         return [problem("documents", "Daftar dokumen (documents) wajib diisi.", "The document checklist (documents) is required.")]
@@ -230,8 +230,8 @@ def checklist_problems(data: Any, required: list[str]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for n, doc in enumerate(docs):
         where = f"documents.{n}"
-        if not isinstance(doc, dict) or doc.get("code") not in DOCUMENTS:
-            out.append(problem(where, f"Kode dokumen tidak dikenal; pilih dari {sorted(DOCUMENTS)}.", f"Unknown document code; use one of {sorted(DOCUMENTS)}."))
+        if not isinstance(doc, dict) or doc.get("code") not in catalogue:
+            out.append(problem(where, f"Kode dokumen tidak dikenal; pilih dari {sorted(catalogue)}.", f"Unknown document code; use one of {sorted(catalogue)}."))
             continue
         digest = str(doc.get("sha256", ""))
         if len(digest) != 64 or not set(digest) <= SHA256_CHARS:
@@ -239,8 +239,8 @@ def checklist_problems(data: Any, required: list[str]) -> list[dict[str, Any]]:
         seen.add(doc["code"])
     missing = [c for c in required if c not in seen]
     if missing:
-        names_id = ", ".join(DOCUMENTS[c]["id"] for c in missing)
-        names_en = ", ".join(DOCUMENTS[c]["en"] for c in missing)
+        names_id = ", ".join(catalogue[c]["id"] for c in missing)
+        names_en = ", ".join(catalogue[c]["en"] for c in missing)
         out.append(problem("documents", f"Dokumen wajib belum ada: {names_id}.", f"Required documents missing: {names_en}.", missing=missing))
     return out
 
@@ -270,6 +270,10 @@ class Facts:
     angka_kredit: float | None = None
     ijazah_baru: str | None = None
     relatives: tuple[str, ...] = ()
+    tanggal_lahir: date | None = None
+    sanction_kind: str | None = None
+    sanction_from: date | None = None
+    kompetensi: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Facts:
@@ -284,6 +288,8 @@ class Facts:
             sanction_until=day(d.get("sanction_until")),
             angka_kredit=None if d.get("angka_kredit") is None else float(d["angka_kredit"]),
             ijazah_baru=d.get("ijazah_baru"), relatives=tuple(d.get("relatives") or ()),
+            tanggal_lahir=day(d.get("tanggal_lahir")), sanction_kind=d.get("sanction_kind"), sanction_from=day(d.get("sanction_from")),
+            kompetensi=None if d.get("kompetensi") is None else float(d["kompetensi"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,7 +303,23 @@ class Facts:
             "predicate_sources": {str(k): v for k, v in sorted(self.predicate_sources.items())},
             "sanction_until": iso(self.sanction_until), "angka_kredit": self.angka_kredit,
             "ijazah_baru": self.ijazah_baru, "relatives": list(self.relatives),
+            "tanggal_lahir": iso(self.tanggal_lahir), "sanction_kind": self.sanction_kind, "sanction_from": iso(self.sanction_from),
+            "kompetensi": self.kompetensi,
         }
+
+    def sanction_on(self, day: date) -> bool:
+        """A disciplinary sanction is in force on the day (PP 94/2021)."""
+        return self.sanction_until is not None and self.sanction_until >= day and (self.sanction_from is None or self.sanction_from <= day)
+
+    def sanction_failure(self, day: date) -> RuleFailure | None:
+        """The HUKUMAN_DISIPLIN rule, named with the sanction's kind and period, when one is in force."""
+        if not self.sanction_on(day):
+            return None
+        assert self.sanction_until is not None
+        kind = f" ({self.sanction_kind})" if self.sanction_kind else ""
+        return RuleFailure("HUKUMAN_DISIPLIN", "PP 94/2021",
+                           f"Sedang menjalani hukuman disiplin{kind} sampai {self.sanction_until.isoformat()}.",
+                           f"Under a disciplinary sanction{kind} until {self.sanction_until.isoformat()}.")
 
 
 def merge_declared(facts: Facts, declared: dict[str, Any] | None) -> Facts:
@@ -481,9 +503,9 @@ def check_eligibility(kind: str, facts: Facts, period: date, version: str = RANK
         elif facts.angka_kredit is None or facts.angka_kredit < need:
             have = "tidak ada" if facts.angka_kredit is None else f"{facts.angka_kredit:g}"
             fail("ANGKA_KREDIT", f"Angka kredit kumulatif {have}, kurang dari {need:g}.", f"Cumulative credit points {facts.angka_kredit}, below {need:g}.", "declared.angka_kredit", "PermenPANRB 1/2023")
-    if facts.sanction_until is not None and facts.sanction_until >= period:
-        fail("HUKUMAN_DISIPLIN", f"Sedang menjalani hukuman disiplin sampai {facts.sanction_until.isoformat()}.",
-             f"Under a disciplinary sanction until {facts.sanction_until.isoformat()}.", None, "PP 94/2021")
+    sanction = facts.sanction_failure(period)
+    if sanction is not None:
+        fails.append(sanction)
     return Eligibility(
         kind, period, not fails, current.code, target.code if target else None, tuple(fails), eligible_from, version
     )

@@ -9,6 +9,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from asnflow.domain import events as ev
+from asnflow.domain import position as po
 from asnflow.domain import promotion as pr
 from asnflow.domain.organisation import parse_golongan
 from asnflow.projections.views import PROJECTIONS, View, ViewProjection
@@ -58,8 +59,8 @@ class _Pipeline:
         p = event.payload
         if isinstance(event, ev.CaseOpened):
             data = p.get("data") or {}
-            if data.get("batch"):
-                return
+            if data.get("batch") or not p.get("subject_nip"):
+                return  # batches and vacancies have no single subject: their own tables hold them
             curs.execute(
                 "INSERT INTO promotion_pipeline (case_id, kind, nip, unit, period, stage, proposed_by, batch_id, opened_at,"
                 " updated_at, last_position) VALUES (%s, %s, %s, %s, %s, 'DIUSULKAN', %s, %s, %s, %s, %s)"
@@ -186,10 +187,110 @@ class _EligibilityLists:
                 )
 
 
-class CareerView(View):
-    """The three career tables in one view (one runner, one tracking position, fewer connections)."""
+# Stage each event moves a vacancy to (Tim Penilai route and JPT open selection).
+POSITION_STAGES: dict[type, str] = {
+    po.PositionVacancyOpened: "KELOMPOK_TALENTA",
+    po.TalentPoolComputed: "DEKLARASI_PANEL",
+    po.PositionCandidatesRecommended: "KEPUTUSAN_PPK",
+    po.PositionFreezeApproved: "SK",
+    po.PositionDecreed: "PELANTIKAN",
+    po.PositionApplied: "SELESAI",
+    po.PositionRejected: "DITOLAK",
+    po.JptSelectionOpened: "PEMBENTUKAN_PANSEL",
+    po.JptPanselFormed: "PENGUMUMAN",
+    po.JptAnnounced: "PENDAFTARAN",
+    po.JptRegistrationClosed: "DEKLARASI_PANEL",
+    po.JptStageScored: "PENILAIAN",
+    po.JptShortlisted: "KEPUTUSAN_PPK",
+    po.JptSelectionFailed: "GAGAL",
+}
 
-    parts = (_Pipeline, _Timeline, _EligibilityLists)
+
+class _Positions:
+    """One row per vacancy: its route, stage, pool or applicants, panel, ranking, choice and decree."""
+
+    tables = ("position_cases",)
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS position_cases ("
+        " case_id text PRIMARY KEY, route text NOT NULL, jabatan text NOT NULL, jenis_jabatan text NOT NULL, unit text NOT NULL,"
+        " stage text NOT NULL, status text NOT NULL DEFAULT 'open', candidates jsonb NOT NULL DEFAULT '[]', excluded jsonb NOT NULL DEFAULT '{}',"
+        " applicants jsonb NOT NULL DEFAULT '[]', panel jsonb NOT NULL DEFAULT '[]', sitting jsonb, recused jsonb, window_closes timestamptz,"
+        " stages jsonb NOT NULL DEFAULT '{}', ranking jsonb, shortlist jsonb, chosen_nip text, national jsonb, sk_nomor text, sk_tanggal date,"
+        " sk_sha256 text, document_path text, tmt_jabatan date, failed_rule text, opened_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
+        " last_position bigint NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS position_cases_unit_idx ON position_cases (unit, stage)",
+    )
+
+    @staticmethod
+    def apply(curs: Cursor[DictRow], event: Any, position: int) -> None:
+        if not isinstance(event, ev.CaseEvent) or event.process != "promotion":
+            return
+        p = event.payload
+        if isinstance(event, po.PositionVacancyOpened | po.JptSelectionOpened):
+            jpt = isinstance(event, po.JptSelectionOpened)
+            curs.execute(
+                "INSERT INTO position_cases (case_id, route, jabatan, jenis_jabatan, unit, stage, panel, opened_at, updated_at, last_position)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (case_id) DO NOTHING",
+                (event.case_id, "JPT" if jpt else "TPK", p["jabatan"], "JPT" if jpt else p["jenis_jabatan"], p["unit"],
+                 POSITION_STAGES[type(event)], Jsonb(p["pansel"] if jpt else [{"nip": n} for n in p["panel"]]),
+                 event.occurred_at, event.occurred_at, position),
+            )
+            return
+        sets: dict[str, Any] = {}
+        stage = POSITION_STAGES.get(type(event))
+        if stage:
+            sets["stage"] = stage
+        if isinstance(event, po.TalentPoolComputed):
+            sets.update(candidates=Jsonb(p["candidates"]), excluded=Jsonb(p["excluded"]))
+        elif isinstance(event, po.PanelConflictsDeclared):
+            sets.update(sitting=Jsonb(p["sitting"]), recused=Jsonb(p["recused"]),
+                        stage="SIDANG_TPK" if p["panel"] == "TPK" else "SELEKSI_ADMINISTRASI")
+        elif isinstance(event, po.JptAnnounced):
+            sets["window_closes"] = p["closes"]
+        elif isinstance(event, po.JptApplicantRegistered):
+            entry = {"nip": p["nip"], "nama": p["nama"], "jabatan": p["jabatan"], "unit": p["unit"], "status": "TERDAFTAR"}
+            curs.execute("UPDATE position_cases SET applicants = applicants || %s WHERE case_id = %s", (Jsonb([entry]), event.case_id))
+        elif isinstance(event, po.JptAdministrativeChecked):
+            curs.execute(
+                "UPDATE position_cases SET applicants = (SELECT jsonb_agg(CASE WHEN a->>'nip' = %s THEN a || %s ELSE a END)"
+                " FROM jsonb_array_elements(applicants) a) WHERE case_id = %s",
+                (p["nip"], Jsonb({"status": "LULUS_ADMINISTRASI" if p["passed"] else "TIDAK_LULUS_ADMINISTRASI"}), event.case_id),
+            )
+        elif isinstance(event, po.JptStageScored):
+            curs.execute("UPDATE position_cases SET stages = stages || %s WHERE case_id = %s",
+                         (Jsonb({p["stage"]: {"scores": p["scores"], "eliminated": p["eliminated"]}}), event.case_id))
+        elif isinstance(event, po.JptShortlisted):
+            sets.update(ranking=Jsonb(p["ranking"]), shortlist=Jsonb(p["shortlist"]))
+        elif isinstance(event, po.PositionCandidatesRecommended):
+            sets["shortlist"] = Jsonb(p["ranking"])
+        elif isinstance(event, po.PositionAppointeeChosen):
+            sets.update(chosen_nip=p["nip"], stage="SK" if event.case_id.startswith("position-") else "REKOMENDASI_NASIONAL")
+        elif isinstance(event, po.JptNationalRecommendation):
+            sets.update(national=Jsonb(p), stage="SK" if p["outcome"] == "RECOMMENDED" else "KEPUTUSAN_PPK")
+        elif isinstance(event, po.PositionDecreed):
+            doc = p.get("document") or {}
+            sets.update(sk_nomor=p["sk_nomor"], sk_tanggal=p["sk_tanggal"], sk_sha256=doc.get("sha256"), document_path=doc.get("path"))
+        elif isinstance(event, po.PositionApplied):
+            sets["tmt_jabatan"] = p["tmt_jabatan"]
+        elif isinstance(event, po.PositionRejected | po.JptSelectionFailed):
+            sets["failed_rule"] = p.get("rule") or p.get("level")
+        elif isinstance(event, ev.TaskOpened) and p.get("kind") == "POSITION_MENDAGRI_APPROVAL":
+            sets["stage"] = "PERSETUJUAN_MENDAGRI"  # only inside an election freeze
+        elif isinstance(event, ev.CaseClosed):
+            sets["status"] = p.get("status", "completed")
+        elif not isinstance(event, ev.CaseEvent):
+            return
+        sets.update(updated_at=event.occurred_at, last_position=position)
+        curs.execute(
+            "UPDATE position_cases SET " + ", ".join(f"{k} = %s" for k in sets) + " WHERE case_id = %s",
+            [*sets.values(), event.case_id],
+        )
+
+
+class CareerView(View):
+    """The career tables in one view (one runner, one tracking position, fewer connections)."""
+
+    parts = (_Pipeline, _Timeline, _EligibilityLists, _Positions)
     tables = tuple(t for part in parts for t in part.tables)
     ddl = tuple(d for part in parts for d in part.ddl)
 

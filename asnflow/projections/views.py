@@ -79,6 +79,10 @@ class EmployeesView(View):
         " golongan text, jabatan text NOT NULL, jenis_jabatan text NOT NULL, unit text NOT NULL,"
         " atasan_nip text, pendidikan text, tmt_golongan date, tmt_jabatan date,"
         " roles jsonb NOT NULL DEFAULT '[]', updated_position bigint NOT NULL)",
+        # Promotion facts from the optional import columns (added in place on an existing view).
+        "ALTER TABLE employees ADD COLUMN IF NOT EXISTS hukuman_disiplin_jenis text,"
+        " ADD COLUMN IF NOT EXISTS hukuman_disiplin_mulai date, ADD COLUMN IF NOT EXISTS hukuman_disiplin_sampai date,"
+        " ADD COLUMN IF NOT EXISTS nilai_kompetensi numeric",
         "CREATE INDEX IF NOT EXISTS employees_atasan_idx ON employees (atasan_nip)",
         "CREATE INDEX IF NOT EXISTS employees_unit_idx ON employees (unit)",
         # The kinship registry lives beside the directory: declared pairs, looked up both ways.
@@ -96,10 +100,12 @@ class EmployeesView(View):
     columns = (
         "nip", "nama", "jenis_kelamin", "tanggal_lahir", "golongan", "jabatan", "jenis_jabatan",
         "unit", "atasan_nip", "pendidikan", "tmt_golongan", "tmt_jabatan",
+        "hukuman_disiplin_jenis", "hukuman_disiplin_mulai", "hukuman_disiplin_sampai", "nilai_kompetensi",
     )
 
     def _upsert(self, curs: Cursor[DictRow], record: dict[str, Any], position: int) -> None:
-        values = [record.get(c) or None for c in self.columns]
+        # Empty strings are absent values; a competency score of 0 is a value.
+        values = [None if record.get(c) in ("", None) else record.get(c) for c in self.columns]
         curs.execute(
             "INSERT INTO employees (" + ", ".join(self.columns) + ", roles, updated_position) VALUES ("
             + ", ".join(["%s"] * len(self.columns)) + ", %s, %s) ON CONFLICT (nip) DO UPDATE SET "

@@ -13,6 +13,7 @@ from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
 from asnflow.activities.notifications import notification_activities
 from asnflow.activities.evaluation import EvaluationActivities
+from asnflow.activities.position import position_activities
 from asnflow.activities.promotion import promotion_activities
 from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
 from asnflow.activities.training import training_activities
@@ -20,6 +21,7 @@ from asnflow.activities.selection import selection_activities
 from asnflow.runtime.settings import Settings
 from asnflow.workflows.complaint import ComplaintWorkflow
 from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, EvaluationWorkflow
+from asnflow.workflows.position import JptSelectionWorkflow, PositionPromotionWorkflow
 from asnflow.workflows.promotion import PromotionBatchWorkflow, PromotionRotationWorkflow, PromotionWorkflow
 from asnflow.workflows.schedules import DEADLINE_WORKFLOWS
 from asnflow.workflows.training import TRAINING_WORKFLOWS
@@ -29,7 +31,7 @@ log = structlog.get_logger("worker")
 
 CACHED_CASES = 500  # workflow runs kept in memory (the SDK default is 1,000)
 
-WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, *SELECTION_WORKFLOWS]
+WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, PositionPromotionWorkflow, JptSelectionWorkflow, *SELECTION_WORKFLOWS]
 
 
 def build_worker(
@@ -47,7 +49,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *selection_activities(store, settings)],
+        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *position_activities(settings), *selection_activities(store, settings)],
         activity_executor=executor,
         max_concurrent_activities=16,
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed

@@ -277,25 +277,29 @@ async def import_pertek(body: PertekImport, user: CurrentUser, conn: DbDep, res:
     results = []
     for item in body.items:
         case_id = promotion_case_id(item.nip, item.period.isoformat())
-        task = await (await conn.execute(
-            "SELECT id FROM tasks WHERE case_id = %s AND kind = %s AND status IN ('open', 'claimed')", [case_id, BKN_PERTEK]
-        )).fetchone()
-        if task is None:
-            results.append({"nip": item.nip, "case_id": case_id, "ok": False, "status": 404,
-                            "message_id": "Tidak ada perkara yang menunggu pertek BKN untuk NIP dan periode ini.",
-                            "message_en": "No case awaits a BKN pertek for this NIP and period."})
-            continue
         data = {"nomor": item.nomor, "tanggal": item.tanggal.isoformat() if item.tanggal else None, "source": "import",
                 "import_sha256": digest, "import_source": body.source}
-        inp = DecisionInput(task_id=task["id"], actor=user.actor(), outcome=item.status, reason=item.reason, data=data)
-        try:
-            done = await act(res, conn, task["id"], CaseWorkflow.decide, inp)
-            results.append({"nip": item.nip, "case_id": case_id, "ok": True, "status": 200, "position": done.position})
-        except ApiError as err:
-            results.append({"nip": item.nip, "case_id": case_id, "ok": False, "status": err.status, "message_id": err.message_id,
-                            "message_en": err.message_en, "problems": err.problems})
+        results.append({"nip": item.nip, **await decide_imported(res, conn, user, case_id, BKN_PERTEK, item.status, item.reason, data)})
     ok = sum(r["ok"] for r in results)
     return {"import_sha256": digest, "succeeded": ok, "failed": len(results) - ok, "results": results}
+
+
+async def decide_imported(
+    res: Resources, conn: Any, user: User, case_id: str, kind: str, outcome: str, reason: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Decide a case's waiting task of one kind from an imported file's item; the result (never an exception) for the item."""
+    task = await (await conn.execute(
+        "SELECT id FROM tasks WHERE case_id = %s AND kind = %s AND status IN ('open', 'claimed')", [case_id, kind]
+    )).fetchone()
+    if task is None:
+        return {"case_id": case_id, "ok": False, "status": 404,
+                "message_id": "Tidak ada perkara yang menunggu langkah ini untuk butir ini.", "message_en": "No case awaits this step for this item."}
+    inp = DecisionInput(task_id=task["id"], actor=user.actor(), outcome=outcome, reason=reason, data=data)
+    try:
+        done = await act(res, conn, task["id"], CaseWorkflow.decide, inp)
+        return {"case_id": case_id, "ok": True, "status": 200, "position": done.position}
+    except ApiError as err:
+        return {"case_id": case_id, "ok": False, "status": err.status, "message_id": err.message_id, "message_en": err.message_en, "problems": err.problems}
 
 
 @router.get("/pipeline")
@@ -393,10 +397,14 @@ async def decree(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep
     allowed = case is not None and (
         user.has(*SEE_ALL) or user.nip == case["subject_nip"] or (user.has("KEPALA_OPD") and user.unit == case["unit"])
     )
+    if case is not None and not allowed and case["subject_nip"] is None:
+        # A vacancy has no subject until the PPK chooses: the appointee may then read their own decree.
+        chosen = await (await conn.execute("SELECT chosen_nip FROM position_cases WHERE case_id = %s", [case_id])).fetchone()
+        allowed = chosen is not None and chosen["chosen_nip"] == user.nip
     if not allowed:
         raise ApiError(404, "Perkara tidak ditemukan.", "Case not found.")
     stored = await asyncio.to_thread(read_case, res.event_store(), case_id)
-    decreed = [s.event for s in stored if type(s.event).__name__ in ("PromotionDecreed", "RotationDecreed")]
+    decreed = [s.event for s in stored if type(s.event).__name__ in ("PromotionDecreed", "RotationDecreed", "PositionDecreed")]
     if not decreed:
         raise ApiError(404, "SK belum ditetapkan.", "No decree has been issued yet.")
     doc = decreed[-1].payload["document"]

@@ -213,6 +213,16 @@ async def get_task(task_id: str, user: CurrentUser, conn: DbDep) -> TaskPublic:
     return TaskPublic(**task)
 
 
+def refusal(exc: WorkflowUpdateFailedError) -> Exception:
+    """A validator's refusal as 403/404/409/422 with its bilingual problems (anything else is re-raised as it was)."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
+        problems = [d for d in cause.details if isinstance(d, dict)]
+        first = problems[0] if problems else {"id": cause.message, "en": cause.message}
+        return ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems)
+    return exc
+
+
 async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) -> TaskActionPublic:
     """Deliver an action as an Update; the validator's refusal becomes 403/409/422 with nothing written."""
     try:
@@ -230,12 +240,7 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
     try:
         result = await handle.execute_update(update, arg)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-            problems = [d for d in cause.details if isinstance(d, dict)]
-            first = problems[0] if problems else {"id": cause.message, "en": cause.message}
-            raise ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems) from None
-        raise
+        raise refusal(exc) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             if await load_task(conn, task_id) is not None:
