@@ -276,6 +276,7 @@ class SelectionWorkflow(CaseWorkflow):
             except ValueError:
                 problems.append(problem("data.sk_tanggal", "Tanggal SK tidak valid.", "The decree date is not valid."))
             return problems
+        # The review's title starts with its stage (set in _review): a final-result objection accepted needs the new status.
         if kind == "SELECTION_OBJECTION_REVIEW" and decision.outcome == "ACCEPTED" and task.spec.title.startswith(STAGE_FINAL):
             if data.get("final_status") not in (sel.LULUS, sel.TL, sel.LULUS_OPTIMALISASI):
                 return [problem("data.final_status", "Sanggah diterima: status akhir baru wajib diisi (LULUS/TL/LULUS_OPTIMALISASI).",
