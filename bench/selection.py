@@ -65,7 +65,7 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
     from asnflow.activities.temporal_client import connect_temporal
     from asnflow.runtime.cli import _prepare_store
     from asnflow.runtime.settings import Settings
-    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
     from temporalio.service import RPCError
 
     from asnflow.workflows.contracts import ERR_CONFLICT, Actor, DecisionInput
@@ -128,8 +128,14 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
                             if getattr(exc.cause, "type", None) == ERR_CONFLICT:
                                 return  # an earlier attempt was decided although its answer was lost
                             await asyncio.sleep(0.5)  # its task is not open yet
-                        except RPCError:
-                            await asyncio.sleep(0.5)  # the case has not been started yet
+                        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                            # Not started yet, or an earlier attempt went through and the case has since closed.
+                            try:
+                                if (await client.get_workflow_handle(child).describe()).status != WorkflowExecutionStatus.RUNNING:
+                                    return
+                            except RPCError:
+                                pass
+                            await asyncio.sleep(0.5)
                     raise RuntimeError(f"{child} never opened its task")
 
             await asyncio.gather(*(verify(r) for r in regs))
