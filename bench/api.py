@@ -34,7 +34,7 @@ from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.cli import seed_demo
 from asnflow.runtime.demo_org import demo_employees, demo_person, demo_users
 from asnflow.runtime.services import EmbeddedPostgres, free_port
-from asnflow.runtime.settings import Settings
+from asnflow.runtime.settings import Settings, ensure_store_key
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = 8
@@ -86,7 +86,7 @@ def main(open_tasks: int, seconds: float, rounds: int) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         url = pg.start()
-        settings = Settings(database_url=url, data_dir=root, dev_mode=True)
+        settings = Settings(database_url=url, data_dir=root, dev_mode=True, store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
         env = settings.store_env()
         EventStore(env=env).close()
         for name in PROJECTIONS:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import psycopg
 
-from asnflow.activities.eventstore import EventStore, build_events, postgres_env
+from asnflow.activities.eventstore import EventStore, build_events
+from asnflow.runtime.settings import Settings, ensure_store_key
 from asnflow.domain.events import GENESIS_HASH
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
@@ -105,7 +106,7 @@ def copy_rate(url: str) -> tuple[float, int]:
 
 def export_child(url: str, fmt: str) -> None:
     """Runs in a child: stream the whole export, discard it, report rate and memory."""
-    from asnflow.activities.audit import ExportFilter, export_chunks
+    from asnflow.activities.audit import ExportFilter, export_chunks, state_codec
 
     with psycopg.connect(url) as conn:
         total = conn.execute("SELECT count(*) FROM asnflow_events").fetchone()[0]  # type: ignore[index]
@@ -117,7 +118,8 @@ def export_child(url: str, fmt: str) -> None:
         if done % 50_000 < 2000:
             samples.append((done, rss_mb()))
 
-    for chunk in export_chunks(url, ExportFilter(), fmt, ui_url="http://127.0.0.1:8233", progress=progress):
+    codec = state_codec(Settings(database_url=url))
+    for chunk in export_chunks(url, ExportFilter(), fmt, codec=codec, ui_url="http://127.0.0.1:8233", progress=progress):
         size += len(chunk)
     elapsed = time.perf_counter() - start
     tenth = next((mb for done, mb in samples if done >= total // 10), start_rss)
@@ -146,7 +148,9 @@ def main() -> None:
     pg = EmbeddedPostgres(root)
     try:
         url = pg.start()
-        store = EventStore(env=postgres_env(url))
+        # The export child reads the same key from the environment (Settings: ASNFLOW_STORE_KEY_FILE).
+        os.environ["ASNFLOW_STORE_KEY_FILE"] = str(ensure_store_key(root / "keys" / "event-store.key"))
+        store = EventStore(env=Settings(database_url=url, data_dir=root).store_env())
         try:
             gen = generate(store, url, args.events)
         finally:
@@ -154,16 +158,15 @@ def main() -> None:
         print(f"events: {args.events}")
         print(f"generate_events_per_s: {gen:.0f}")
         if args.seal:
-            from asnflow.activities.audit import trusted_keys, verify, seal, load_signing_key
-            from asnflow.runtime.settings import Settings
+            from asnflow.activities.audit import load_signing_key, seal, state_codec, trusted_keys, verify
 
-            settings = Settings(database_url=url, data_dir=root)
+            settings = Settings(database_url=url, data_dir=root, store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
             with psycopg.connect(url) as conn:
                 t = time.perf_counter()
-                seal(conn, load_signing_key(settings))
+                seal(conn, load_signing_key(settings), codec=state_codec(settings))
                 print(f"seal_events_per_s: {args.events / (time.perf_counter() - t):.0f}")
                 t = time.perf_counter()
-                ok = verify(conn, trusted_keys(settings)).ok
+                ok = verify(conn, trusted_keys(settings), codec=state_codec(settings)).ok
                 print(f"verify_events_per_s: {args.events / (time.perf_counter() - t):.0f} (ok={ok})")
         copy, copy_bytes = copy_rate(url)
         print(f"copy_to_events_per_s: {copy:.0f}")

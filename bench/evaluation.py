@@ -308,7 +308,7 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
     from asnflow.activities.eventstore import EventStore
     from asnflow.projections.runner import rebuild
     from asnflow.runtime.cli import _prepare_store
-    from asnflow.runtime.settings import Settings
+    from asnflow.runtime.settings import Settings, ensure_store_key
     from asnflow.workflows.contracts import Actor
 
     sys.path.insert(0, str(BENCH_DIR))
@@ -318,7 +318,8 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
     with bench_services("af-bench-eval-", database_url, temporal_address) as (root, database_url, temporal_address, temporal):
         try:
             queue = f"bench-eval-{uuid.uuid4().hex[:6]}"
-            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue)
+            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue,
+                                store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
             _prepare_store(settings)
             rows = synthetic_directory(employees)
             store = EventStore(env=settings.store_env())

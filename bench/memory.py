@@ -31,7 +31,7 @@ from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.cli import seed_demo
 from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.services import EmbeddedPostgres, TemporalDevServer
-from asnflow.runtime.settings import Settings
+from asnflow.runtime.settings import Settings, ensure_store_key
 from asnflow.workflows.contracts import Actor, StartEvaluationInput
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
 
@@ -99,7 +99,7 @@ def main(open_cases: int, timeout: float) -> None:
         url = pg.start()
         temporal.start()
         temporal.wait_ready(60)
-        settings = Settings(database_url=url, temporal_address=temporal.address, data_dir=root, task_queue="bench")
+        settings = Settings(database_url=url, temporal_address=temporal.address, data_dir=root, task_queue="bench", store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
         env = settings.store_env()
         EventStore(env=env).close()
         for name in PROJECTIONS:

@@ -25,7 +25,7 @@ from _gen import fill, stderr_progress  # a sibling module of this script
 from asnflow.activities.eventstore import EventStore
 from asnflow.projections.runner import open_view, rebuild_views
 from asnflow.runtime.services import EmbeddedPostgres
-from asnflow.runtime.settings import Settings
+from asnflow.runtime.settings import Settings, ensure_store_key
 
 VIEWS = ("tasks", "audit_log")
 
@@ -57,7 +57,7 @@ def main(n_events: int) -> None:
     pg = EmbeddedPostgres(root)
     try:
         url = pg.start()
-        settings = Settings(database_url=url, data_dir=root)
+        settings = Settings(database_url=url, data_dir=root, store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
         env = settings.store_env()
         store = EventStore(env=env)
         for view in VIEWS:

@@ -27,7 +27,7 @@ from asnflow.domain.events import GENESIS_HASH
 from asnflow.runtime.cli import _prepare_store, seed_demo
 from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.services import EmbeddedPostgres, TemporalDevServer
-from asnflow.runtime.settings import Settings
+from asnflow.runtime.settings import Settings, ensure_store_key
 from asnflow.runtime.worker import build_worker
 from asnflow.projections.runner import rebuild
 from asnflow.workflows.contracts import Actor, DecisionInput, NewEvent, RecordInput, StartEvaluationInput
@@ -63,7 +63,7 @@ async def main(cases: int) -> None:
         url = pg.start()
         temporal.start()
         temporal.wait_ready(60)
-        settings = Settings(database_url=url, temporal_address=temporal.address, data_dir=root, task_queue="bench")
+        settings = Settings(database_url=url, temporal_address=temporal.address, data_dir=root, task_queue="bench", store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
         _prepare_store(settings)
         seed_demo(settings)
         rebuild(settings.store_env(), "employees")

@@ -64,7 +64,7 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
     from asnflow.activities.selection import stage_file
     from asnflow.activities.temporal_client import connect_temporal
     from asnflow.runtime.cli import _prepare_store
-    from asnflow.runtime.settings import Settings
+    from asnflow.runtime.settings import Settings, ensure_store_key
     from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
     from temporalio.service import RPCError
 
@@ -78,10 +78,11 @@ async def run_bench(n: int, database_url: str | None, temporal_address: str | No
     with bench_services("af-bench-sel-", database_url, temporal_address) as (root, database_url, temporal_address, _):
         try:
             queue = f"bench-sel-{uuid.uuid4().hex[:6]}"
-            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue)
+            key = ensure_store_key(root / "keys" / "event-store.key")
+            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue, store_key_file=key)
             _prepare_store(settings)
             env = {"ASNFLOW_DATABASE_URL": database_url, "ASNFLOW_TEMPORAL_ADDRESS": temporal_address, "ASNFLOW_TASK_QUEUE": queue,
-                   "ASNFLOW_DATA_DIR": str(root), "PYTHONUNBUFFERED": "1"}
+                   "ASNFLOW_DATA_DIR": str(root), "ASNFLOW_STORE_KEY_FILE": str(key), "PYTHONUNBUFFERED": "1"}
             worker = spawn([sys.executable, "-m", "asnflow.runtime.cli", "worker"], env, root / "worker.log")
             procs.append(worker)
             rss = PeakRss(worker.pid)

@@ -23,10 +23,10 @@ from psycopg import sql
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, read_case, record
+from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, StateCodec, read_case, record
 from asnflow.domain import audit as da
+from asnflow.domain.personal import redact
 from asnflow.domain.events import EVENT_TYPES, GENESIS_HASH, canonical, case_aggregate_id, event_hash
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
@@ -47,10 +47,6 @@ EXPORT_FIELDS = (
     "on_behalf_of", "workflow_id", "run_id", "temporal_url", "reason", "payload", "previous_hash", "hash",
     "hash_valid",
 )
-
-_transcoder = JSONTranscoder()
-for _t in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-    _transcoder.register(_t)
 
 
 class AuditRefusedError(Exception):
@@ -108,6 +104,11 @@ def trusted_keys(settings: Any) -> dict[str, Ed25519PublicKey]:
     return {key_id(k): k for k in keys}
 
 
+def state_codec(settings: Any) -> StateCodec:
+    """Opens raw rows with the store's key (every stored event is encrypted)."""
+    return StateCodec(settings.store_env())
+
+
 def temporal_ui_url(settings: Any) -> str | None:
     """The configured Temporal UI, else the one `asnflow dev` started for this data folder."""
     if settings.temporal_ui_url:
@@ -129,6 +130,7 @@ class Row:
     version: int
     topic: str
     state: bytes
+    codec: StateCodec
     _fields: dict[str, Any] | None = None
 
     @property
@@ -138,7 +140,7 @@ class Row:
     @property
     def fields(self) -> dict[str, Any]:
         if self._fields is None:
-            self._fields = _transcoder.decode(self.state)
+            self._fields = self.codec.decode(self.state)
         return self._fields
 
     def digest(self) -> str:
@@ -156,6 +158,7 @@ class Row:
 def iter_rows(
     conn: psycopg.Connection[Any],
     *,
+    codec: StateCodec,
     gt: int = 0,
     upto: int | None = None,
     originator_id: uuid.UUID | None = None,
@@ -173,7 +176,7 @@ def iter_rows(
             rows = cur.execute(sql + " ORDER BY notification_id LIMIT %s", [*params, page]).fetchall()
         conn.commit()
         for r in rows:
-            yield Row(r[0], r[1], r[2], r[3], bytes(r[4]))
+            yield Row(r[0], r[1], r[2], r[3], bytes(r[4]), codec)
         if len(rows) < page:
             return
         gt = rows[-1][0]
@@ -276,8 +279,11 @@ class ExportFilter:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v not in (None, 0)}
 
 
-def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any]:
-    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check."""
+def export_record(row: Row, ui_url: str | None, namespace: str, *, redacted: bool = True) -> dict[str, Any]:
+    """One event as exported and listed: envelope, chain, drill-down link and the recomputed hash check.
+
+    Personal values (NIK, contacts, reporters) are redacted after the hash check; bundles keep them, because
+    an offline verifier must recompute every hash from the exact payload."""
     f = row.fields
     try:
         valid = row.recomputed_hash() == f.get("hash")
@@ -288,7 +294,7 @@ def export_record(row: Row, ui_url: str | None, namespace: str) -> dict[str, Any
         "process": f.get("process"), "occurred_at": f["occurred_at"].isoformat() if "occurred_at" in f else None,
         "actor": f.get("actor"), "workflow_id": f.get("workflow_id"), "run_id": f.get("run_id"),
         "temporal_url": da.temporal_url(ui_url, namespace, f.get("workflow_id", ""), f.get("run_id", "")),
-        "reason": f.get("reason"), "payload": f.get("payload"), "previous_hash": f.get("previous_hash"),
+        "reason": f.get("reason"), "payload": redact(f.get("payload")) if redacted else f.get("payload"), "previous_hash": f.get("previous_hash"),
         "hash": f.get("hash"), "hash_valid": valid,
     }
 
@@ -307,6 +313,7 @@ def export_chunks(
     flt: ExportFilter,
     fmt: str,
     *,
+    codec: StateCodec,
     ui_url: str | None = None,
     namespace: str = "default",
     progress: Callable[[int, int], None] | None = None,
@@ -326,7 +333,7 @@ def export_chunks(
         if flt.type and topic is None:
             return
         rows = iter_rows(
-            conn, gt=flt.after, upto=upto,
+            conn, codec=codec, gt=flt.after, upto=upto,
             originator_id=case_aggregate_id(flt.case_id) if flt.case_id else None, topic=topic,
         )
         buf = io.StringIO()
@@ -409,6 +416,7 @@ def seal(
     conn: psycopg.Connection[Any],
     key: Ed25519PrivateKey,
     *,
+    codec: StateCodec,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     page: int = 5000,
@@ -441,11 +449,11 @@ def seal(
                 break
             witness = []
             for r in rows:
-                row = Row(r[0], r[1], r[2], r[3], bytes(r[4]))
+                row = Row(r[0], r[1], r[2], r[3], bytes(r[4]), codec)
                 digest = row.digest()
                 chain = da.chain_next(chain, digest)
                 try:
-                    case = json.loads(row.state).get("case_id")
+                    case = row.fields.get("case_id")
                 except ValueError:
                     case = None
                 witness.append((row.position, case, row.originator_id, row.version, digest, chain))
@@ -489,10 +497,10 @@ class VerifyReport:
         self.problems.append({"kind": kind, "case_id": case_id, "version": version, "position": position, "problem": text})
 
 
-def _purged_positions(conn: psycopg.Connection[Any]) -> dict[int, str]:
+def _purged_positions(conn: psycopg.Connection[Any], codec: StateCodec) -> dict[int, str]:
     topic = topic_of("CasePurged")
     out: dict[int, str] = {}
-    for row in iter_rows(conn, topic=topic):
+    for row in iter_rows(conn, codec=codec, topic=topic):
         payload = row.fields.get("payload", {})
         for e in payload.get("events", []):
             out[int(e["position"])] = payload.get("purged_case_id", "")
@@ -520,6 +528,8 @@ def verify(
     keys: dict[str, Ed25519PublicKey],
     case_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    codec: StateCodec,
 ) -> VerifyReport:
     """Check every case chain, the signed checkpoints and every row against the sealed global chain."""
     ensure_tables(conn)
@@ -540,12 +550,12 @@ def verify(
     sealed = cps[-1].position if cps else 0
     report.sealed_position = sealed
     by_position = {cp.position: cp for cp in cps}
-    purged = _purged_positions(conn)
+    purged = _purged_positions(conn, codec)
     total = max_row_position(conn)
 
     last: dict[str, tuple[int, str]] = {}
     chain, count, seen = da.GLOBAL_GENESIS, 0, 0
-    rows = iter_rows(conn, originator_id=case_aggregate_id(case_id) if case_id else None)
+    rows = iter_rows(conn, codec=codec, originator_id=case_aggregate_id(case_id) if case_id else None)
     witness = _iter_witness(conn, case_id)
     e, w = next(rows, None), next(witness, None)
     while e is not None or w is not None:
@@ -645,16 +655,17 @@ def build_bundle(
     case_id: str,
     key: Ed25519PrivateKey,
     *,
+    codec: StateCodec,
     generated_by: dict[str, Any],
     ui_url: str | None = None,
     namespace: str = "default",
     now: datetime | None = None,
 ) -> bytes:
     """One case as a signed, self-contained zip: events, document hashes, manifest, public key, signature."""
-    rows = list(iter_rows(conn, originator_id=case_aggregate_id(case_id)))
+    rows = list(iter_rows(conn, codec=codec, originator_id=case_aggregate_id(case_id)))
     if not rows:
         raise AuditRefusedError("Perkara tidak ditemukan.", "Case not found.")
-    events = [export_record(r, ui_url, namespace) for r in rows]
+    events = [export_record(r, ui_url, namespace, redacted=False) for r in rows]
     for e in events:
         e.pop("hash_valid")
     events_bytes = b"".join(canonical(e).encode() + b"\n" for e in events)

@@ -62,6 +62,7 @@ POLICY: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/tasks/{task_id}/cancel"): ("ADMIN",),
     ("GET", "/api/v1/employees/{nip}"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}/history"): SIGNED_IN,
+    ("GET", "/api/v1/employees/{nip}/personal"): SIGNED_IN,  # the handler: only the person, BKPSDM, ADMIN
     ("POST", "/api/v1/kinship"): SIGNED_IN,  # one declares one's own relatives
     ("POST", "/api/v1/kinship/withdraw"): SIGNED_IN,
     ("GET", "/api/v1/kinship"): SIGNED_IN,  # one's own; HR and oversight anyone's (handler)

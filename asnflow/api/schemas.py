@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+# PostgreSQL bigint: a larger position or offset would be a 500 from the database, not a 422 from the edge.
+BIGINT_MAX = 2**63 - 1
 NIP_PATTERN = r"^\d{18}$"
 
 

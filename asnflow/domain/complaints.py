@@ -226,7 +226,7 @@ def local_date(moment: datetime) -> date:
 
 # --- events ---------------------------------------------------------------------------------------
 class ComplaintFiled(CaseEvent):
-    """payload: kind, unit, description, anonymous, confidential, identity_sealed, asn_nip, attachments,
+    """payload: kind, unit, description, anonymous, confidential, reporter_name, reporter_contact, asn_nip, attachments,
     fingerprint, regulation, channel, verification_due_at."""
 
 

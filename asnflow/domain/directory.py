@@ -20,6 +20,7 @@ from asnflow.domain.nip import (
     parse_ni_pppk,
     parse_nip,
 )
+from asnflow.domain.personal import InvalidPersonalData, normalise_email, normalise_phone, parse_nik
 from asnflow.domain.organisation import (
     BKPSDMD,
     PENDIDIKAN,
@@ -49,11 +50,16 @@ CSV_COLUMNS: tuple[str, ...] = (
 # Optional columns (a file without them is still valid): what promotion eligibility needs beyond the
 # SIASN core. A disciplinary sanction (PP 94/2021: RINGAN, SEDANG, BERAT) with its period, and the latest
 # competency assessment score (0-100, the talent pool's potential axis, PermenPANRB 3/2020).
+# Then personal data: NIK, e-mail, phone — encrypted at rest with every stored event, never in a view, shown
+# only to the person, BKPSDM and ADMIN (asnflow.domain.personal).
 OPTIONAL_COLUMNS: tuple[str, ...] = (
     "hukuman_disiplin_jenis",
     "hukuman_disiplin_mulai",
     "hukuman_disiplin_sampai",
     "nilai_kompetensi",
+    "nik",
+    "email",
+    "telepon",
 )
 ALL_COLUMNS: tuple[str, ...] = CSV_COLUMNS + OPTIONAL_COLUMNS
 SANCTION_KINDS: dict[str, tuple[str, str]] = {"RINGAN": ("ringan", "light"), "SEDANG": ("sedang", "moderate"), "BERAT": ("berat", "severe")}
@@ -82,6 +88,9 @@ class EmployeeRecord:
     hukuman_disiplin_mulai: date | None = None
     hukuman_disiplin_sampai: date | None = None
     nilai_kompetensi: float | None = None
+    nik: str | None = None
+    email: str | None = None
+    telepon: str | None = None  # +62…
 
     @property
     def is_pppk(self) -> bool:
@@ -120,6 +129,9 @@ class EmployeeRecord:
             out["hukuman_disiplin_sampai"] = self.hukuman_disiplin_sampai.isoformat() if self.hukuman_disiplin_sampai else None
         if self.nilai_kompetensi is not None:
             out["nilai_kompetensi"] = self.nilai_kompetensi
+        for key in ("nik", "email", "telepon"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -142,6 +154,9 @@ class EmployeeRecord:
             hukuman_disiplin_mulai=date.fromisoformat(d["hukuman_disiplin_mulai"]) if d.get("hukuman_disiplin_mulai") else None,
             hukuman_disiplin_sampai=date.fromisoformat(d["hukuman_disiplin_sampai"]) if d.get("hukuman_disiplin_sampai") else None,
             nilai_kompetensi=float(d["nilai_kompetensi"]) if d.get("nilai_kompetensi") is not None else None,
+            nik=d.get("nik") or None,
+            email=d.get("email") or None,
+            telepon=d.get("telepon") or None,
         )
 
 
@@ -291,6 +306,7 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
 
     sanction = _sanction(row)
     kompetensi = _score(row)
+    nik, email, telepon = _personal(row, tanggal_lahir, jk)
     atasan = normalise_nip(v["atasan_nip"]) or None
     if not row.ok:
         return None
@@ -312,6 +328,9 @@ def _parse_row(row: _Row, known_units: set[str] | None) -> EmployeeRecord | None
         hukuman_disiplin_mulai=sanction[1],
         hukuman_disiplin_sampai=sanction[2],
         nilai_kompetensi=kompetensi,
+        nik=nik,
+        email=email,
+        telepon=telepon,
     )
 
 
@@ -351,6 +370,38 @@ def _score(row: _Row) -> float | None:
         row.bad("nilai_kompetensi", f"Nilai kompetensi harus angka 0-100: {raw!r}", f"The competency score must be a number 0-100: {raw!r}")
         return None
     return score
+
+
+def _personal(row: _Row, tanggal_lahir: date | None, jk: str) -> tuple[str | None, str | None, str | None]:
+    """NIK (agreeing with birth date and sex), e-mail and phone, each optional; problems never echo a NIK."""
+    values = row.values
+    nik = email = telepon = None
+    if values.get("nik"):
+        try:
+            parsed = parse_nik(values["nik"])
+        except InvalidPersonalData as e:
+            row.bad("nik", e.message_id, e.message_en)
+        else:
+            nik = parsed.value
+            if tanggal_lahir is not None and not parsed.matches_birth_date(tanggal_lahir):
+                row.bad("nik", "Tanggal lahir pada NIK tidak sama dengan tanggal_lahir",
+                        "The birth date in the NIK differs from tanggal_lahir")
+            if jk in ("L", "P") and parsed.sex != jk:
+                row.bad("nik", "Jenis kelamin pada NIK (tanggal + 40 untuk perempuan) tidak sama dengan jenis_kelamin",
+                        "The sex in the NIK (day + 40 for women) differs from jenis_kelamin")
+    for field, normalise in (("email", normalise_email), ("telepon", normalise_phone)):
+        if values.get(field):
+            try:
+                value = normalise(values[field])
+            except InvalidPersonalData as e:
+                # The rejected value is personal data too: the problem names the field, not the value.
+                row.bad(field, e.message_id.split(":")[0], e.message_en.split(":")[0])
+            else:
+                if field == "email":
+                    email = value
+                else:
+                    telepon = value
+    return nik, email, telepon
 
 
 def _header_problems(header: list[str]) -> list[ImportProblem]:

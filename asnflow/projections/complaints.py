@@ -22,7 +22,7 @@ def _is_complaint(event: Any) -> bool:
     return isinstance(event, ev.CaseEvent) and event.process == cp.PROCESS
 
 
-# One row per complaint; the reporter's identity stays sealed (only complaint managers' API opens it).
+# One row per complaint; never the reporter's identity (complaint managers' API reads it from the store).
 STATUS_DDL = (
     "CREATE TABLE IF NOT EXISTS complaints ("
     " case_id text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL, filed_unit text NOT NULL,"

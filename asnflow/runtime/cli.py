@@ -213,7 +213,7 @@ def token(
     from asnflow.api.auth import ensure_dev_keys, mint_token
     from asnflow.runtime.demo_org import demo_person
 
-    settings = settings_for(data_dir)
+    settings = settings_for(data_dir, dev_mode=True)  # dev tokens are a dev-mode thing by definition
     person = demo_person(nip)
     if person is None and not role:
         console.print(f"[red]{nip} bukan pegawai demo / is not a demo employee; pass --role[/red]")

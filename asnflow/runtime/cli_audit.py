@@ -58,13 +58,16 @@ def audit_verify(data_dir: DataDir = None, case_id: CaseOpt = None, auditor: Aud
     """Verify case chains, signed checkpoints and the global chain; exit 1 naming case and position on failure."""
     import psycopg
 
-    from asnflow.activities.audit import trusted_keys, verify
+    from asnflow.activities.audit import state_codec, trusted_keys, verify
 
     settings = settings_for(data_dir)
     _record(settings, auditor, "verify", {"case_id": case_id})
     with psycopg.connect(settings.database_url) as conn, progress_bar() as bar:
         task = bar.add_task("Memeriksa / verifying", total=None)
-        report = verify(conn, trusted_keys(settings), case_id, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        report = verify(
+            conn, trusted_keys(settings), case_id, progress=lambda d, t: bar.update(task, completed=d, total=t),
+            codec=state_codec(settings),
+        )
     for p in report.problems:
         where = f"{p['case_id'] or '-'} v{p['version'] if p['version'] is not None else '-'} (posisi/position {p['position']})"
         console.print(f"[red]{escape('[' + p['kind'] + '] ' + where + ': ' + p['problem'])}[/red]")
@@ -85,17 +88,18 @@ def audit_checkpoint(
     """Extend the global chain over new events and sign a checkpoint with the Ed25519 audit key."""
     import psycopg
 
-    from asnflow.activities.audit import AuditRefusedError, load_signing_key, seal, signing_key_path
+    from asnflow.activities.audit import AuditRefusedError, load_signing_key, seal, signing_key_path, state_codec
 
     settings = settings_for(data_dir)
     try:
         key = load_signing_key(settings)
+        codec = state_codec(settings)
     except AuditRefusedError as err:
         raise _fail(err.message_id, err.message_en, 2) from None
     while True:
         with psycopg.connect(settings.database_url) as conn, progress_bar() as bar:
             task = bar.add_task("Menyegel / sealing", total=None)
-            cp = seal(conn, key, progress=lambda d, t: bar.update(task, completed=d, total=t))
+            cp = seal(conn, key, codec=codec, progress=lambda d, t: bar.update(task, completed=d, total=t))
         if cp is None:
             console.print("Tidak ada peristiwa baru / no new events to seal")
         else:
@@ -130,7 +134,7 @@ def audit_export(
     auditor: AuditorNip = None,
 ) -> None:
     """Stream events from the store as JSONL or CSV in constant memory, with a progress bar."""
-    from asnflow.activities.audit import ExportFilter, export_chunks, temporal_ui_url
+    from asnflow.activities.audit import ExportFilter, export_chunks, state_codec, temporal_ui_url
 
     if fmt not in ("jsonl", "csv"):
         raise _fail("Format harus jsonl atau csv.", "The format must be jsonl or csv.", 2)
@@ -146,8 +150,8 @@ def audit_export(
         with progress_bar() as bar:
             task = bar.add_task("Ekspor / exporting (posisi/positions)", total=None)
             for chunk in export_chunks(
-                settings.database_url, flt, fmt, ui_url=temporal_ui_url(settings), namespace=settings.temporal_namespace,
-                progress=lambda d, t: bar.update(task, completed=d, total=t),
+                settings.database_url, flt, fmt, codec=state_codec(settings), ui_url=temporal_ui_url(settings),
+                namespace=settings.temporal_namespace, progress=lambda d, t: bar.update(task, completed=d, total=t),
             ):
                 sink.write(chunk)
                 written += len(chunk)
@@ -167,7 +171,9 @@ def audit_bundle(
     """Write a signed bundle of one case (events, document hashes, manifest, signature)."""
     import psycopg
 
-    from asnflow.activities.audit import AuditRefusedError, build_bundle, cli_actor, load_signing_key, temporal_ui_url
+    from asnflow.activities.audit import (
+        AuditRefusedError, build_bundle, cli_actor, load_signing_key, state_codec, temporal_ui_url,
+    )
 
     settings = settings_for(data_dir)
     _record(settings, auditor, "bundle", {"case_id": case_id})
@@ -175,7 +181,7 @@ def audit_bundle(
     try:
         with psycopg.connect(settings.database_url) as conn:
             data = build_bundle(
-                conn, case_id, load_signing_key(settings), generated_by=cli_actor(auditor),
+                conn, case_id, load_signing_key(settings), codec=state_codec(settings), generated_by=cli_actor(auditor),
                 ui_url=temporal_ui_url(settings), namespace=settings.temporal_namespace,
             )
     except AuditRefusedError as err:

@@ -8,7 +8,10 @@ validation, and the Bupati is not part of the employee directory (the Sekda is i
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +20,7 @@ from typing import Any
 
 from asnflow.domain.directory import EmployeeRecord, derive_roles, to_csv
 from asnflow.domain.nip import make_nip, parse_nip
+from asnflow.domain.personal import BATANGHARI, BATANGHARI_DISTRICTS, make_nik
 from asnflow.domain.organisation import (
     BKPSDMD,
     DISKOMINFO,
@@ -495,7 +499,25 @@ def _build() -> tuple[EmployeeRecord, ...]:
     for unit in UNITS:
         if unit.code != SETDA:
             builder.place(templates[unit.code], unit.code, SEKDA_NIP)
-    return tuple(builder.records)
+    return tuple(_with_personal_data(builder.records))
+
+
+def _with_personal_data(records: list[EmployeeRecord]) -> list[EmployeeRecord]:
+    """NIK, e-mail and phone for each demo employee, derived from the NIP (the shared rng stays untouched)."""
+    out, serials = [], Counter[str]()
+    for r in records:
+        digest = hashlib.sha256(r.nip.encode()).hexdigest()
+        region = BATANGHARI + BATANGHARI_DISTRICTS[int(digest[:2], 16) % len(BATANGHARI_DISTRICTS)]
+        key = f"{region}{r.tanggal_lahir}{r.jenis_kelamin}"
+        serials[key] += 1
+        first = re.sub(r"[^a-z]", "", r.nama.split(",")[0].split()[0].lower()) or "pegawai"
+        out.append(dataclasses.replace(
+            r,
+            nik=make_nik(region, r.tanggal_lahir, r.jenis_kelamin, serials[key]),
+            email=f"{first}.{r.nip[-6:]}@batangharikab.go.id",
+            telepon="+628" + str(int(digest[2:14], 16))[:10].rjust(10, "1"),
+        ))
+    return out
 
 
 def demo_employees() -> list[EmployeeRecord]:

@@ -2,10 +2,61 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
 from functools import cache
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# eventsourcing.cryptography.AESCipher with its AES key schedule made once (same stored bytes).
+STORE_CIPHER_TOPIC = "asnflow.activities.eventstore:StoreCipher"
+# Keys that only ever appear in examples and documentation: refused everywhere.
+_DEFAULT_KEYS = frozenset({bytes(32), b"0" * 32, b"changeme" * 4})
+
+
+class StoreKeyError(ValueError):
+    """The event store's encryption key is missing, unreadable or a well-known default."""
+
+
+def read_store_key(path: Path) -> str:
+    """The base64 AES key in `path`, checked: 16/24/32 bytes, not an all-same-byte or documented default."""
+    try:
+        text = path.read_text().strip()
+        raw = base64.b64decode(text, validate=True)
+    except (OSError, binascii.Error, ValueError) as exc:
+        raise StoreKeyError(
+            f"Kunci penyimpanan peristiwa tidak terbaca: {path} / The event-store key cannot be read: {path} ({exc})"
+        ) from None
+    if len(raw) not in (16, 24, 32):
+        raise StoreKeyError(
+            f"Kunci penyimpanan peristiwa harus 16, 24 atau 32 bita (base64): {path} / "
+            f"The event-store key must be 16, 24 or 32 bytes (base64): {path}"
+        )
+    if raw in _DEFAULT_KEYS or len(set(raw)) <= 2:
+        raise StoreKeyError(
+            f"Kunci penyimpanan peristiwa adalah kunci bawaan/lemah: {path} / The event-store key is a default or weak key: {path}"
+        )
+    return text
+
+
+def ensure_store_key(path: Path) -> Path:
+    """Generate a dev event-store key once (atomically: concurrent processes all end up with the first one)."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(base64.b64encode(os.urandom(32)).decode())
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # fails if another process won the race: theirs stands
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 class Settings(BaseSettings):
@@ -36,6 +87,9 @@ class Settings(BaseSettings):
     read_wait_seconds: float = 5.0
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
     payload_key_file: Path | None = None
+    # AES key (base64) encrypting every stored event (eventsourcing's cipher); required outside dev mode,
+    # where DATA/keys/event-store.key is generated instead. Losing it loses the record: back it up apart.
+    store_key_file: Path | None = None
     evaluation_policy: dict[str, object] = {}  # JSON: EvaluationPolicy fields, per unit under "units" (asnflow.domain.rules)
     smtp_host: str = ""  # empty: mail disabled (the outbox says so); reminders stay in-app
     smtp_port: int = 25
@@ -50,6 +104,28 @@ class Settings(BaseSettings):
     audit_public_key_file: Path | None = None  # trusted Ed25519 public key for verification (production)
     audit_retention_file: Path | None = None  # JSON retention classes per process (default: asnflow.domain.audit)
 
+    @model_validator(mode="after")
+    def _store_key_present(self) -> Settings:
+        """Refuse a missing event-store key outside dev mode, and a default/weak key anywhere."""
+        if self.store_key_file is not None:
+            read_store_key(self.store_key_file)
+        elif not self.dev_mode:
+            raise StoreKeyError(
+                "ASNFLOW_STORE_KEY_FILE wajib di luar mode dev (kunci enkripsi penyimpanan peristiwa) / "
+                "ASNFLOW_STORE_KEY_FILE is required outside dev mode (the event-store encryption key)"
+            )
+        return self
+
+    @property
+    def dev_store_key_path(self) -> Path:
+        return self.data_dir / "keys" / "event-store.key"
+
+    def store_key(self) -> str:
+        """The event store's AES key (base64): the configured file, or in dev the data folder's (generated)."""
+        if self.store_key_file is not None:
+            return read_store_key(self.store_key_file)
+        return read_store_key(ensure_store_key(self.dev_store_key_path))
+
     @property
     def dev_private_key_path(self) -> Path:
         return self.data_dir / "keys" / "dev-signing-key.pem"
@@ -63,10 +139,10 @@ class Settings(BaseSettings):
         return self.data_dir / "keys" / "temporal-payload.key"
 
     def store_env(self) -> dict[str, str]:
-        """The eventsourcing environment for this database."""
+        """The eventsourcing environment for this database, every stored event encrypted (AES-GCM)."""
         from asnflow.activities.eventstore import postgres_env
 
-        return postgres_env(self.database_url)
+        return postgres_env(self.database_url, CIPHER_TOPIC=STORE_CIPHER_TOPIC, CIPHER_KEY=self.store_key())
 
 
 @cache

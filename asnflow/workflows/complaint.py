@@ -84,7 +84,10 @@ class ComplaintWorkflow(CaseWorkflow):
                     "description": inp.description,
                     "anonymous": inp.anonymous,
                     "confidential": inp.confidential,
-                    "identity_sealed": inp.identity_sealed,
+                    # Personal data (asnflow.domain.personal.PERSONAL_KEYS): encrypted in the store, never in a view.
+                    "reporter_name": inp.reporter_name,
+                    "reporter_contact": inp.reporter_contact,
+                    **({"identity_sealed": inp.identity_sealed} if inp.identity_sealed else {}),
                     "asn_nip": inp.asn_nip,
                     "attachments": inp.attachments,
                     "fingerprint": inp.fingerprint,

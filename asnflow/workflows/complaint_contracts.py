@@ -11,7 +11,8 @@ REPORTER_ACTOR: dict[str, Any] = {"nip": None, "role": "PELAPOR", "on_behalf_of"
 
 @dataclass
 class StartComplaintInput:
-    """One public report; the reporter's identity arrives sealed (only complaint managers can open it)."""
+    """One public report. The reporter's name and contact travel encrypted by the payload codec and are stored
+    encrypted with every event; only complaint managers' API reads them back (never a view or a search attribute)."""
 
     case_id: str
     kind: str
@@ -21,10 +22,12 @@ class StartComplaintInput:
     confidential: bool
     fingerprint: str
     regulation: str
-    identity_sealed: str | None = None
+    identity_sealed: str | None = None  # legacy: sealed in the API before the store encrypted every event
     asn_nip: str | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     channel: str = "web"
+    reporter_name: str | None = None
+    reporter_contact: str | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from asnflow.activities import audit as act
-from asnflow.activities.eventstore import EventStore, build_events, read_case, record
+from asnflow.activities.eventstore import EventStore, StateCodec, build_events, read_case, record
 from asnflow.domain.audit import access_case_id
 from asnflow.domain.events import GENESIS_HASH, event_hash
 from asnflow.projections.runner import rebuild
@@ -50,7 +51,19 @@ class Audited:
     positions: list[int]  # of the test case's events, by version
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"ASNFLOW_DATABASE_URL": self.url, "ASNFLOW_DATA_DIR": str(self.settings.data_dir), **extra}
+        return {
+            "ASNFLOW_DATABASE_URL": self.url, "ASNFLOW_DATA_DIR": str(self.settings.data_dir), "ASNFLOW_DEV_MODE": "true",
+            **extra,
+        }
+
+    @property
+    def codec(self) -> StateCodec:
+        return act.state_codec(self.settings)
+
+    def opened(self, state: bytes) -> dict[str, Any]:
+        """A stored row's JSON as the transcoder wrote it, decrypted with the store's key."""
+        assert self.codec.cipher is not None
+        return json.loads(self.codec.cipher.decrypt(bytes(state)))  # type: ignore[no-any-return]
 
     def cli(self, *args: str) -> Any:
         """The CLI in this process (fast); stderr carries its messages."""
@@ -100,7 +113,7 @@ def record_closed_case(store: EventStore) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, list[int]]]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, list[int], Path]]:
     """One prepared database (directory, views, the closed case) that each test copies."""
     url = create_database("asnflow_audit_tpl")
     settings = make_settings(url, tmp_path_factory.mktemp("tpl"))
@@ -116,13 +129,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
         store.close()
     for view in ("cases", "audit_log"):
         rebuild(settings.store_env(), view)
-    yield url, seeded, positions
+    # Copies of this database are encrypted with its store key: every test reads them with that key.
+    yield url, seeded, positions, settings.dev_store_key_path
     drop_database(url)
 
 
 @pytest.fixture
-def audited(template: tuple[str, int, list[int]], tmp_path: Path) -> Iterator[Audited]:
-    source, seeded, positions = template
+def audited(template: tuple[str, int, list[int], Path], tmp_path: Path) -> Iterator[Audited]:
+    source, seeded, positions, store_key = template
     name = f"asnflow_t_{uuid.uuid4().hex[:12]}"
     for attempt in range(50):
         try:
@@ -132,6 +146,9 @@ def audited(template: tuple[str, int, list[int]], tmp_path: Path) -> Iterator[Au
         except psycopg.errors.ObjectInUse:  # the template's last session is still closing
             time.sleep(0.1 * (attempt + 1))
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    shutil.copy(store_key, keys / "event-store.key")  # the data folder's key, as `asnflow dev` would find it
     settings = make_settings(url, tmp_path).model_copy(update={"temporal_ui_url": "http://temporal.test:8233"})
     store = EventStore(env=settings.store_env())
     try:
@@ -158,20 +175,22 @@ def reinsert(conn: psycopg.Connection[Any], row: tuple[Any, ...]) -> None:
     )
 
 
-def forged(state: dict[str, Any], type_name: str, version: int, **changes: Any) -> bytes:
-    """A stored state rewritten with a correctly recomputed case hash: invisible to the case chain alone."""
+def forged(a: Audited, state: dict[str, Any], type_name: str, version: int, **changes: Any) -> bytes:
+    """A stored state rewritten by someone holding the key, with a correctly recomputed case hash: invisible to
+    the case chain alone (and to the cipher: it is validly encrypted)."""
     s = {**state, **changes}
     s["hash"] = event_hash(
         type_name=type_name, case_id=s["case_id"], process=s["process"], version=version,
         occurred_at=s["occurred_at"]["_data_"], actor=s["actor"], workflow_id=s["workflow_id"], run_id=s["run_id"],
         reason=s["reason"], payload=s["payload"], previous_hash=s["previous_hash"],
     )
-    return json.dumps(s, separators=(",", ":")).encode()
+    assert a.codec.cipher is not None
+    return a.codec.cipher.encrypt(json.dumps(s, separators=(",", ":")).encode())
 
 
 def check(a: Audited, case_id: str | None = None) -> act.VerifyReport:
     with psycopg.connect(a.url) as conn:
-        return act.verify(conn, act.trusted_keys(a.settings), case_id)
+        return act.verify(conn, act.trusted_keys(a.settings), case_id, codec=a.codec)
 
 
 def test_sql_tampering_is_named_by_case_and_position_each_way(audited: Audited) -> None:
@@ -187,15 +206,28 @@ def test_sql_tampering_is_named_by_case_and_position_each_way(audited: Audited) 
 
     # 1. A row changed, its case hash forged to match: only the sealed global chain sees it.
     first = raw(a.url, 1)
-    state = json.loads(first[4])
+    state = a.opened(first[4])
     with psycopg.connect(a.url, autocommit=True) as conn:
         payload = {**state["payload"], "jabatan": "Kepala Inspektorat"}
         conn.execute("UPDATE asnflow_events SET state = %s WHERE notification_id = 1",
-                     [forged(state, "EmployeeRegistered", 1, payload=payload)])
+                     [forged(a, state, "EmployeeRegistered", 1, payload=payload)])
     report = check(a)
     assert not report.ok and [(p["kind"], p["case_id"], p["position"]) for p in report.problems] == [
         ("changed", state["case_id"], 1)
     ]
+    with psycopg.connect(a.url, autocommit=True) as conn:
+        conn.execute("UPDATE asnflow_events SET state = %s WHERE notification_id = 1", [first[4]])
+    assert check(a).ok
+
+    # 1b. A row changed without the key: one ciphertext byte flipped. The cipher's tag refuses it, and the sealed
+    # chain names it as changed.
+    flipped = bytearray(first[4])
+    flipped[40] ^= 0x01
+    with psycopg.connect(a.url, autocommit=True) as conn:
+        conn.execute("UPDATE asnflow_events SET state = %s WHERE notification_id = 1", [bytes(flipped)])
+    report = check(a)
+    assert ("changed", 1) in [(p["kind"], p["position"]) for p in report.problems], report.problems
+    assert ("hash", 1) in [(p["kind"], p["position"]) for p in report.problems]  # cannot be decoded
     with psycopg.connect(a.url, autocommit=True) as conn:
         conn.execute("UPDATE asnflow_events SET state = %s WHERE notification_id = 1", [first[4]])
     assert check(a).ok
@@ -224,12 +256,12 @@ def test_sql_tampering_is_named_by_case_and_position_each_way(audited: Audited) 
 
     # 3. A row inserted into a gap below the checkpoint, with a valid-looking case chain.
     employee = raw(a.url, 2)
-    emp_state = json.loads(employee[4])
+    emp_state = a.opened(employee[4])
     gap = a.seeded + 1
     with psycopg.connect(a.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM asnflow_events WHERE notification_id = %s", [gap]).fetchone()[0] == 0
         state2 = {**emp_state, "previous_hash": emp_state["hash"], "payload": {"golongan": "IV/e"}}
-        reinsert(conn, (gap, employee[1], 2, employee[3].replace("Registered", "Updated"), forged(state2, "EmployeeUpdated", 2)))
+        reinsert(conn, (gap, employee[1], 2, employee[3].replace("Registered", "Updated"), forged(a, state2, "EmployeeUpdated", 2)))
     report = check(a)
     assert [(p["kind"], p["case_id"], p["version"], p["position"]) for p in report.problems] == [
         ("inserted", emp_state["case_id"], 2, gap)
@@ -247,7 +279,7 @@ def test_bundle_verifies_offline_and_fails_after_any_single_byte(audited: Audite
 
     a = audited
     with psycopg.connect(a.url) as conn:
-        act.seal(conn, act.load_signing_key(a.settings))
+        act.seal(conn, act.load_signing_key(a.settings), codec=a.codec)
 
     async def fetch() -> bytes:
         async with api_client(a.settings) as api:
@@ -325,7 +357,7 @@ def test_auditor_reads_are_recorded_and_exports_stream_the_record(audited: Audit
     assert all(e.event.actor["nip"] == AUDITOR and e.event.process == "audit" for e in log)
     assert [e.event.payload.get("query") for e in log][2] == f"format=csv&case_id={CASE}&type=TaskDecided"
     with psycopg.connect(a.url) as conn:
-        assert act.verify(conn, {}, access_case_id(AUDITOR, day)).ok  # the access log is itself a valid chain
+        assert act.verify(conn, {}, access_case_id(AUDITOR, day), codec=a.codec).ok  # the access log is itself a valid chain
     # Two racing requests of one auditor both land, one after the other, in the same chain.
     from concurrent.futures import ThreadPoolExecutor
 
@@ -403,7 +435,7 @@ def test_legal_hold_blocks_purge_and_a_purge_leaves_a_verifiable_tombstone(audit
     assert len(read_case(a.store, CASE)) == 6
 
     with psycopg.connect(a.url) as conn:
-        act.seal(conn, act.load_signing_key(a.settings))
+        act.seal(conn, act.load_signing_key(a.settings), codec=a.codec)
     assert asyncio.run(hold("hold/release"))["held"] is False
     with psycopg.connect(a.url) as conn:
         plan = act.purge_case(a.store, conn, CASE, policy, actor=act.cli_actor(AUDITOR), execute=True)
@@ -423,5 +455,5 @@ def test_generated_events_match_build_events(audited: Audited) -> None:
     events, last = build_events(inp)
     audited.store.save(*events)
     with psycopg.connect(audited.url) as conn:
-        row = list(act.iter_rows(conn, originator_id=events[0].originator_id))[0]
+        row = list(act.iter_rows(conn, codec=audited.codec, originator_id=events[0].originator_id))[0]
     assert row.recomputed_hash() == last == act.export_record(row, None, "default")["hash"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from asnflow.activities.eventstore import EventStore, max_position
+from asnflow.activities.eventstore import EventStore, StateCodec, max_position
 from asnflow.runtime.demo_org import demo_csv
 from tests.support import make_settings
 
@@ -23,7 +23,7 @@ def run(settings_env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 
 def test_import_rejects_a_bad_file_whole_and_imports_a_good_one_once(fresh_database_url: str, tmp_path: Path) -> None:
     settings = make_settings(fresh_database_url, tmp_path)
-    env = {"ASNFLOW_DATABASE_URL": fresh_database_url, "ASNFLOW_DATA_DIR": str(tmp_path)}
+    env = {"ASNFLOW_DATABASE_URL": fresh_database_url, "ASNFLOW_DATA_DIR": str(tmp_path), "ASNFLOW_DEV_MODE": "true"}
     store = EventStore(env=settings.store_env())
     try:
         lines = demo_csv().splitlines()
@@ -54,12 +54,15 @@ def test_import_rejects_a_bad_file_whole_and_imports_a_good_one_once(fresh_datab
 
         done = run(env, "audit", "verify")
         assert done.returncode == 0 and "OK" in done.stderr
+        cipher = StateCodec(settings.store_env()).cipher
+        assert cipher is not None
         with psycopg.connect(fresh_database_url, autocommit=True) as conn:
-            # Tamper with one stored event directly in PostgreSQL: verify must name it.
-            conn.execute(
-                "UPDATE asnflow_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'DISKOMINFO', 'INSPEKTORAT'), 'UTF8')"
-                " WHERE notification_id = (SELECT min(notification_id) FROM asnflow_events WHERE convert_from(state, 'UTF8') LIKE '%DISKOMINFO%')"
-            )
+            # Tamper with one stored event directly in PostgreSQL, as an insider holding the store key would
+            # (without it, the cipher refuses the row): verify must name it.
+            rows = conn.execute("SELECT notification_id, state FROM asnflow_events ORDER BY notification_id").fetchall()
+            position, plain = next((n, cipher.decrypt(bytes(st))) for n, st in rows if b"DISKOMINFO" in cipher.decrypt(bytes(st)))
+            changed = cipher.encrypt(plain.replace(b"DISKOMINFO", b"INSPEKTORAT"))
+            conn.execute("UPDATE asnflow_events SET state = %s WHERE notification_id = %s", [changed, position])
         done = run(env, "audit", "verify")
         assert done.returncode == 1 and "does not match its hash" in done.stderr, done.stderr
     finally:

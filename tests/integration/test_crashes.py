@@ -32,6 +32,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "ASNFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
         "ASNFLOW_TASK_QUEUE": settings.task_queue,
         "ASNFLOW_DATA_DIR": str(settings.data_dir),
+        "ASNFLOW_DEV_MODE": "true",  # the data folder's generated store key, as the in-process stack uses
     }
 
 

@@ -115,6 +115,7 @@ async def test_season_from_the_cli_twice_and_the_unit_distribution_matches_the_e
     env = {
         **os.environ, "ASNFLOW_DATABASE_URL": stack.settings.database_url, "ASNFLOW_TEMPORAL_ADDRESS": stack.settings.temporal_address,
         "ASNFLOW_TASK_QUEUE": stack.settings.task_queue, "ASNFLOW_DATA_DIR": str(stack.settings.data_dir),
+        "ASNFLOW_DEV_MODE": "true",
     }
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "asnflow.runtime.cli", "evaluations", "season", str(YEAR)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from asnflow.api.routes.complaints import IdentitySealer, RateLimiter, public_status
+from asnflow.api.routes.complaints import RateLimiter, public_status
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import ROLE_LABELS, Role
 from asnflow.runtime.demo_org import demo_employees, roles_for
@@ -86,15 +86,6 @@ def test_the_limiter_lets_a_burst_through_then_slows_one_client_only() -> None:
     assert limiter.retry_after("file", "a", now=10.0) == 0.0  # one token back after its period
     limiter.retry_after("file", "c", now=10.0)
     assert len(limiter._buckets) == 2  # noqa: SLF001 - memory stays bounded under a flood of addresses
-
-
-def test_identities_are_sealed_to_their_case() -> None:
-    sealer = IdentitySealer(bytes(32))
-    sealed = sealer.seal({"name": "Sulastri", "contact": "0812"}, "complaint-a")
-    assert "Sulastri" not in sealed and "0812" not in sealed
-    assert sealer.open(sealed, "complaint-a") == {"name": "Sulastri", "contact": "0812"}
-    assert sealer.open(sealed, "complaint-b") is None  # moved to another case
-    assert IdentitySealer(b"\x01" * 32).open(sealed, "complaint-a") is None  # another key
 
 
 def test_the_public_status_never_carries_people_or_confidential_text() -> None:

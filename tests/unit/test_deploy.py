@@ -40,7 +40,7 @@ def test_compose_and_kubernetes_files_parse_and_set_only_known_settings() -> Non
         seen |= env_names(documents)
     assert seen, "the manifests configure nothing"
     assert seen <= READ, f"set but never read by Settings: {sorted(seen - READ)}"
-    assert {"ASNFLOW_DATABASE_URL", "ASNFLOW_TEMPORAL_ADDRESS", "ASNFLOW_PAYLOAD_KEY_FILE"} <= seen
+    assert {"ASNFLOW_DATABASE_URL", "ASNFLOW_TEMPORAL_ADDRESS", "ASNFLOW_PAYLOAD_KEY_FILE", "ASNFLOW_STORE_KEY_FILE"} <= seen
 
 
 def test_kubernetes_has_probes_autoscaling_disruption_budgets_and_secret_references() -> None:

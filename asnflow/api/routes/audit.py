@@ -16,10 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asnflow.activities import audit as act
 from asnflow.activities.eventstore import read_case
+from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, body, unavailable
-from asnflow.api.schemas import ActorPublic, EventPublic, VerifyPublic
+from asnflow.api.schemas import BIGINT_MAX, ActorPublic, EventPublic, VerifyPublic
 from asnflow.domain.audit import temporal_url
 from asnflow.domain.events import event_hash, hash_of
 
@@ -166,7 +167,7 @@ async def search_events(
     unit: str | None = None,
     occurred_from: datetime | None = Query(default=None, alias="from"),
     occurred_to: datetime | None = Query(default=None, alias="to"),
-    after: Annotated[int, Query(ge=0, description="return events after this position")] = 0,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX, description="return events after this position")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
 ) -> AuditEventsPage:
@@ -204,11 +205,13 @@ def row_public(r: dict[str, Any], settings: Any = None) -> AuditEventPublic:
         occurred_at=occurred.isoformat(), actor=r["actor"], workflow_id=r["workflow_id"], run_id=r["run_id"],
         reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"],
     )
+    # A row whose personal values the view never held: the check made when it was projected stands.
+    valid = recomputed == r["hash"] if r.get("redacted_hash_valid") is None else bool(r["redacted_hash_valid"])
     return AuditEventPublic(
         position=r["position"], version=r["version"], type=r["type"], case_id=r["case_id"], process=r["process"],
         occurred_at=occurred, actor=ActorPublic(**{k: r["actor"].get(k) for k in ("nip", "role", "on_behalf_of")}),
-        reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"], hash=r["hash"],
-        hash_valid=recomputed == r["hash"], workflow_id=r["workflow_id"], run_id=r["run_id"],
+        reason=r["reason"], payload=redact(r["payload"]), previous_hash=r["previous_hash"], hash=r["hash"],
+        hash_valid=valid, workflow_id=r["workflow_id"], run_id=r["run_id"],
         temporal_url=ui_link(settings, r["workflow_id"], r["run_id"]) if settings is not None else None,
     )
 
@@ -218,7 +221,7 @@ def event_public(position: int, event: Any, settings: Any) -> AuditEventPublic:
         position=position, version=event.originator_version, type=type(event).__name__, case_id=event.case_id,
         process=event.process, occurred_at=event.occurred_at,
         actor=ActorPublic(**{k: event.actor.get(k) for k in ("nip", "role", "on_behalf_of")}),
-        reason=event.reason, payload=event.payload, previous_hash=event.previous_hash, hash=event.hash,
+        reason=event.reason, payload=redact(event.payload), previous_hash=event.previous_hash, hash=event.hash,
         hash_valid=hash_of(event) == event.hash, workflow_id=event.workflow_id, run_id=event.run_id,
         temporal_url=ui_link(settings, event.workflow_id, event.run_id),
     )
@@ -245,8 +248,8 @@ async def export_events(
     unit: str | None = None,
     occurred_from: datetime | None = Query(default=None, alias="from"),
     occurred_to: datetime | None = Query(default=None, alias="to"),
-    after: Annotated[int, Query(ge=0)] = 0,
-    until: Annotated[int | None, Query(ge=0, description="up to this position (default: the head when the export starts)")] = None,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+    until: Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="up to this position (default: the head when the export starts)")] = None,
 ) -> StreamingResponse:
     """Stream matching events from the event store (the record) as JSONL or CSV, in constant memory."""
     require(user, *AUDIT_ROLES)
@@ -258,7 +261,8 @@ async def export_events(
         occurred_to=occurred_to, after=after, until=min(until, head) if until is not None else head,
     )
     chunks = act.export_chunks(
-        settings.database_url, flt, format, ui_url=act.temporal_ui_url(settings), namespace=settings.temporal_namespace
+        settings.database_url, flt, format, codec=act.state_codec(settings), ui_url=act.temporal_ui_url(settings),
+        namespace=settings.temporal_namespace,
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
@@ -272,7 +276,7 @@ async def export_events(
 def verify_settings(settings: Any, case_id: str | None = None) -> act.VerifyReport:
     """Per-case chains, signed checkpoints and the sealed global chain, straight from PostgreSQL."""
     with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
-        return act.verify(conn, act.trusted_keys(settings), case_id)
+        return act.verify(conn, act.trusted_keys(settings), case_id, codec=act.state_codec(settings))
 
 
 @router.get("/verify", response_model=AuditVerifyPublic)
@@ -311,7 +315,7 @@ async def case_at(
     user: CurrentUser,
     res: ResourcesDep,
     at: Annotated[datetime | None, Query(description="the moment (ISO 8601); default now")] = None,
-    version: Annotated[int | None, Query(ge=0, description="or: as of this case version")] = None,
+    version: Annotated[int | None, Query(ge=0, le=BIGINT_MAX, description="or: as of this case version")] = None,
 ) -> CaseAsOfPublic:
     """A case as it stood at time T (or version N), folded from the store: open tasks, decisions so far."""
     require(user, *AUDIT_ROLES)
@@ -340,7 +344,7 @@ async def case_bundle(case_id: str, user: CurrentUser, res: ResourcesDep) -> Res
         key = act.load_signing_key(settings)
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
             return act.build_bundle(
-                conn, case_id, key, generated_by={"nip": user.nip, "roles": user.roles, "channel": "api"},
+                conn, case_id, key, codec=act.state_codec(settings), generated_by={"nip": user.nip, "roles": user.roles, "channel": "api"},
                 ui_url=act.temporal_ui_url(settings), namespace=settings.temporal_namespace,
             )
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from asnflow.activities.eventstore import read_case
+from asnflow.domain.personal import redact
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
-from asnflow.api.schemas import CaseEventsPublic, CasePublic, CasesPublic, EventPublic
+from asnflow.api.schemas import BIGINT_MAX, CaseEventsPublic, CasePublic, CasesPublic, EventPublic
 from asnflow.domain.events import GENESIS_HASH, hash_of
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -53,7 +54,7 @@ async def list_cases(
     subject_nip: Annotated[str | None, Query(pattern=r"^\d{18}$")] = None,
     unit: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> CasesPublic:
     """Cases visible to the caller, newest first, with filters."""
@@ -106,7 +107,7 @@ def event_public(position: int, event: Any, hash_valid: bool) -> EventPublic:
         occurred_at=event.occurred_at,
         actor={k: event.actor.get(k) for k in ("nip", "role", "on_behalf_of")},  # type: ignore[arg-type]
         reason=event.reason,
-        payload=event.payload,
+        payload=redact(event.payload),  # NIK/contacts only through their own endpoints
         previous_hash=event.previous_hash,
         hash=event.hash,
         hash_valid=hash_valid,

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -14,21 +11,20 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.schemas import BIGINT_MAX
 from asnflow.api.errors import ApiError, unavailable
-from asnflow.api.routes.tasks import STATUS_BY_ERROR
+from asnflow.activities.eventstore import EventStore, read_case
+from asnflow.api.updates import deliver
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import INSPEKTORAT, UNITS, UNITS_BY_CODE, Role
 from asnflow.workflows.complaint import ComplaintWorkflow
@@ -142,51 +138,15 @@ def limited(action: str) -> Callable[[Request], Awaitable[None]]:
     return check
 
 
-# --- reporter identities: sealed in the event, opened only for complaint managers ------------------------
-class IdentitySealer:
-    """AES-GCM over the reporter's name and contact, bound to the case id (a sealed identity cannot be moved)."""
-
-    PREFIX = "v1."
-
-    def __init__(self, key: bytes) -> None:
-        self._aes = AESGCM(key)
-
-    def seal(self, identity: dict[str, str], case_id: str) -> str:
-        nonce = os.urandom(12)
-        data = nonce + self._aes.encrypt(nonce, json.dumps(identity, ensure_ascii=False).encode(), case_id.encode())
-        return self.PREFIX + base64.b64encode(data).decode()
-
-    def open(self, sealed: str, case_id: str) -> dict[str, str] | None:
-        """The identity, or None when it cannot be opened (another key)."""
-        try:
-            raw = base64.b64decode(sealed.removeprefix(self.PREFIX))
-            return json.loads(self._aes.decrypt(raw[:12], raw[12:], case_id.encode()))  # type: ignore[no-any-return]
-        except (InvalidTag, ValueError):
-            return None
-
-
-def identity_key_path(settings: Any) -> Path:
-    configured = os.environ.get("ASNFLOW_COMPLAINT_IDENTITY_KEY_FILE")
-    return Path(configured) if configured else Path(settings.data_dir) / "keys" / "complaint-identity.key"
-
-
-def sealer(request: Request, res: ResourcesDep) -> IdentitySealer:
-    """The identity key from the data folder (generated in dev mode) or ASNFLOW_COMPLAINT_IDENTITY_KEY_FILE."""
-
-    def load() -> IdentitySealer:
-        path = identity_key_path(res.settings)
-        if not path.exists():
-            if not res.settings.dev_mode:
-                raise unavailable("kunci identitas pengaduan / complaint identity key")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
-            path.chmod(0o600)
-        return IdentitySealer(base64.b64decode(path.read_text().strip()))
-
-    return _state(request, "complaint_sealer", load)  # type: ignore[no-any-return]
-
-
-SealerDep = Annotated[IdentitySealer, Depends(sealer)]
+# --- reporter identities: encrypted with every stored event, read back only for complaint managers ------------
+def reporter_identity(store: EventStore, case_id: str) -> dict[str, str] | None:
+    """The reporter's name and contact from the complaint's first event in the store (None when anonymous)."""
+    filed = read_case(store, case_id, lte=2)
+    for stored in filed:
+        p = stored.event.payload
+        if type(stored.event).__name__ == "ComplaintFiled" and p.get("reporter_name"):
+            return {"name": p["reporter_name"], "contact": p.get("reporter_contact") or ""}
+    return None
 
 
 # --- schemas ---------------------------------------------------------------------------------------------
@@ -256,9 +216,9 @@ def _recent(request: Request) -> dict[str, float]:
 
 
 async def file_complaint(
-    request: Request, res: Resources, conn: Any, seal: IdentitySealer, body: ComplaintCreate, channel: str
+    request: Request, res: Resources, conn: Any, body: ComplaintCreate, channel: str
 ) -> ComplaintFiledPublic:
-    """Check, seal and start one report; nothing is recorded when any check fails."""
+    """Check and start one report; nothing is recorded when any check fails."""
     data = body.model_dump()
     data["attachments"] = [a.model_dump() for a in body.attachments]
     problems = cp.validate_intake(data)
@@ -291,11 +251,6 @@ async def file_complaint(
     for _ in range(3):  # a code collision (60 random bits) is practically impossible, but is not an error
         code = cp.format_code(secrets.randbits(60))
         case_id = cp.case_id_for_code(code)
-        identity = None
-        if not body.anonymous:
-            identity = seal.seal(
-                {"name": (body.reporter_name or "").strip(), "contact": (body.reporter_contact or "").strip()}, case_id
-            )
         inp = StartComplaintInput(
             case_id=case_id,
             kind=body.kind or "",
@@ -305,7 +260,8 @@ async def file_complaint(
             confidential=body.confidential or body.kind in cp.ALWAYS_CONFIDENTIAL,
             fingerprint=fingerprint,
             regulation=cp.COMPLAINT_REGULATION,
-            identity_sealed=identity,
+            reporter_name=None if body.anonymous else (body.reporter_name or "").strip() or None,
+            reporter_contact=None if body.anonymous else (body.reporter_contact or "").strip() or None,
             asn_nip=body.asn_nip,
             attachments=[{k: a[k] for k in ("name", "sha256", "size", "media_type")} for a in data["attachments"]],
             channel=channel,
@@ -386,25 +342,11 @@ def public_status(code: str, row: dict[str, Any]) -> dict[str, Any]:
 async def reply(res: Resources, conn: Any, raw_code: str, body: ReplyCreate) -> ReplyPublic:
     """The reporter's reply, delivered as the workflow's Update (validated there before anything is written)."""
     _, row = await load_by_code(conn, raw_code)
-    client = await res.temporal_client()
-    handle = client.get_workflow_handle(row["case_id"])
-    try:
-        result = await handle.execute_update(
-            ComplaintWorkflow.reporter_respond, ReporterResponseInput(message=body.message, satisfied=body.satisfied)
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-            problems = [d for d in cause.details if isinstance(d, dict)]
-            first = problems[0] if problems else {"id": cause.message, "en": cause.message}
-            raise ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems) from None
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "Laporan sudah ditutup.", "The report is closed.") from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    result = await deliver(
+        await res.temporal_client(), row["case_id"], ComplaintWorkflow.reporter_respond,
+        ReporterResponseInput(message=body.message, satisfied=body.satisfied),
+        missing=ApiError(409, "Laporan sudah ditutup.", "The report is closed."),
+    )
     await wait_for_view(conn, "complaints", result.position, res.settings.read_wait_seconds)
     return ReplyPublic(event_type=result.event_type, position=result.position, stage=result.stage)
 
@@ -469,10 +411,10 @@ def _num(value: Any) -> float | None:
 # --- the public API -----------------------------------------------------------------------------------------
 @router.post(API, status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintFiledPublic, dependencies=[Depends(limited("file"))])
 async def file_report(
-    body: ComplaintCreate, request: Request, conn: DbDep, res: ResourcesDep, seal: SealerDep
+    body: ComplaintCreate, request: Request, conn: DbDep, res: ResourcesDep
 ) -> ComplaintFiledPublic:
     """File a report without logging in; keep the returned `code` to track it and to reply."""
-    return await file_complaint(request, res, conn, seal, body, channel="api")
+    return await file_complaint(request, res, conn, body, channel="api")
 
 
 @router.get(f"{API}/metrics", dependencies=[Depends(limited("read"))])
@@ -490,7 +432,7 @@ def _may_manage(user: User) -> None:
         )
 
 
-def managed_row(row: dict[str, Any], user: User, seal: IdentitySealer) -> dict[str, Any]:
+def managed_row(row: dict[str, Any], user: User, store: EventStore | None) -> dict[str, Any]:
     """A complaint for staff; the reporter's identity only for complaint managers."""
     out = {k: row[k] for k in (
         "case_id", "kind", "unit", "filed_unit", "stage", "closure", "description", "anonymous", "confidential",
@@ -498,8 +440,8 @@ def managed_row(row: dict[str, Any], user: User, seal: IdentitySealer) -> dict[s
     )}
     out["identity"] = None
     out["identity_visible"] = user.has(MANAGER)
-    if user.has(MANAGER) and row["identity_sealed"]:
-        out["identity"] = seal.open(row["identity_sealed"], row["case_id"])
+    if store is not None and user.has(MANAGER) and not row["anonymous"]:
+        out["identity"] = reporter_identity(store, row["case_id"])
     return out
 
 
@@ -514,11 +456,10 @@ async def managed_list(
     user: CurrentUser,
     conn: DbDep,
     res: ResourcesDep,
-    seal: SealerDep,
     stage: str | None = None,
     escalated: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
     """Complaints for staff: all for managers, auditors and ADMIN; their own agency's for liaisons and heads."""
@@ -538,11 +479,13 @@ async def managed_list(
             [*params, limit, offset],
         )
     ).fetchall()
-    return {"data": [managed_row(r, user, seal) for r in rows], "count": rows[0]["total"] if rows else 0}
+    store = res.event_store() if user.has(MANAGER) else None
+    data = await asyncio.to_thread(lambda: [managed_row(r, user, store) for r in rows])
+    return {"data": data, "count": rows[0]["total"] if rows else 0}
 
 
 @router.get(f"{API}/manage/{{case_id}}")
-async def managed_one(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep, seal: SealerDep, min_position: MinPosition = None) -> dict[str, Any]:
+async def managed_one(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep, min_position: MinPosition = None) -> dict[str, Any]:
     """One complaint for staff (404 outside one's visibility)."""
     _may_manage(user)
     await catch_up(conn, res, "complaints", min_position)
@@ -552,7 +495,8 @@ async def managed_one(case_id: str, user: CurrentUser, conn: DbDep, res: Resourc
     ).fetchone()
     if row is None:
         raise ApiError(404, "Pengaduan tidak ditemukan.", "Complaint not found.")
-    return managed_row(row, user, seal)
+    store = res.event_store() if user.has(MANAGER) else None
+    return await asyncio.to_thread(managed_row, row, user, store)
 
 
 @router.get(f"{API}/escalations")

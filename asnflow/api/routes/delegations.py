@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.updates import deliver
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.schemas import NIP_PATTERN
 from asnflow.domain import deadlines as dl
@@ -205,20 +204,10 @@ async def revoke(delegation_id: str, body: RevokeCreate, user: CurrentUser, conn
     row = await _load(conn, user, delegation_id)
     if not (user.has(*dl.DELEGATION_GRANTORS) or user.nip in (row["principal_nip"], row["granted_by"])):
         raise ApiError(403, "Anda tidak boleh mencabut pelimpahan ini.", "You may not revoke this delegation.")
-    client = await res.temporal_client()
-    try:
-        result = await client.get_workflow_handle(delegation_id).execute_update(
-            DelegationWorkflow.revoke, RevokeDelegationInput(actor=user.actor(), reason=body.reason)
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in ("Conflict", "Invalid"):
-            first = next((d for d in cause.details if isinstance(d, dict)), {"id": cause.message, "en": cause.message})
-            raise ApiError(409 if cause.type == "Conflict" else 422, first["id"], first["en"]) from None
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "Pelimpahan wewenang sudah berakhir.", "The delegation has already ended.") from None
-        raise unavailable("Temporal") from None
+    result = await deliver(
+        await res.temporal_client(), delegation_id, DelegationWorkflow.revoke,
+        RevokeDelegationInput(actor=user.actor(), reason=body.reason),
+        missing=ApiError(409, "Pelimpahan wewenang sudah berakhir.", "The delegation has already ended."),
+    )
     await wait_for_view(conn, "delegations", result.position, res.settings.read_wait_seconds)
     return DelegationPublic(**await _load(conn, user, delegation_id))

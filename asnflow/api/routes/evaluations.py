@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.activities.evaluation import start_evaluation as start_case
@@ -19,7 +18,7 @@ from asnflow.activities.evaluation import start_season
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, unavailable
-from asnflow.api.routes.tasks import STATUS_BY_ERROR
+from asnflow.api.updates import deliver
 from asnflow.api.routes.tasks import act as act_on_task
 from asnflow.api.schemas import NIP_PATTERN, CaseAccepted, EvaluationCreate, TaskActionPublic
 from asnflow.domain import performance
@@ -70,28 +69,16 @@ def _may_see_unit(user: User, unit: str | None) -> bool:
     return user.has(*SEE_ALL) or (user.has("KEPALA_OPD", "ATASAN") and unit is not None and unit == user.unit)
 
 
-def _refused(exc: WorkflowUpdateFailedError) -> ApiError:
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-        problems = [d for d in cause.details if isinstance(d, dict)]
-        first = problems[0] if problems else {"id": cause.message, "en": cause.message}
-        return ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems)
-    raise exc
+EVALUATION_CASE = re.compile(r"^evaluation-\d{4}-\d{18}$")
+NOT_RUNNING = ApiError(409, "Perkara tidak berjalan (sudah selesai atau tidak ada).", "The case is not running (closed or unknown).")
 
 
 async def _update(res: Resources, case_id: str, update: Any, arg: Any) -> Any:
     """Deliver an Update to an evaluation case; refusals become 403/409/422 with nothing written."""
-    client = await res.temporal_client()
-    try:
-        return await client.get_workflow_handle(case_id).execute_update(update, arg)
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc) from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "Perkara tidak berjalan (sudah selesai atau tidak ada).", "The case is not running (closed or unknown).") from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    if not EVALUATION_CASE.match(case_id):
+        # Not one employee's evaluation (a season's id, say): nothing to deliver to.
+        raise ApiError(404, "Perkara evaluasi tidak ditemukan.", "Evaluation case not found.")
+    return await deliver(await res.temporal_client(), case_id, update, arg, missing=NOT_RUNNING)
 
 
 async def _case(conn: Any, case_id: str) -> dict[str, Any]:

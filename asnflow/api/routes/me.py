@@ -12,6 +12,7 @@ from asnflow.activities.eventstore import read_case
 from asnflow.api.deps import CurrentUser, DbDep, ResourcesDep
 from asnflow.api.errors import ApiError
 from asnflow.api.schemas import MePublic
+from asnflow.domain.personal import redact
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
@@ -24,7 +25,7 @@ async def me(user: CurrentUser) -> MePublic:
 
 @router.get("/employees/{nip}/history")
 async def employee_history(nip: str, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> dict[str, Any]:
-    """A directory entry's events (career timeline): oneself, or HR and oversight."""
+    """A directory entry's events (career timeline): oneself, or HR and oversight; NIK and contacts redacted."""
     if not (user.nip == nip or user.has("BKPSDM", "ADMIN", "AUDITOR")):
         raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
     stored = await asyncio.to_thread(read_case, res.event_store(), employee_case_id(nip))
@@ -34,7 +35,7 @@ async def employee_history(nip: str, user: CurrentUser, conn: DbDep, res: Resour
         "nip": nip,
         "data": [
             {"position": s.position, "type": type(s.event).__name__, "occurred_at": s.event.occurred_at,
-             "payload": s.event.payload, "reason": s.event.reason}
+             "payload": redact(s.event.payload), "reason": s.event.reason}
             for s in stored
         ],
     }
@@ -57,3 +58,20 @@ async def employee(nip: str, user: CurrentUser, conn: DbDep) -> dict[str, Any]:
     if not allowed:
         raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
     return row  # type: ignore[return-value]
+
+
+@router.get("/employees/{nip}/personal")
+async def employee_personal(nip: str, user: CurrentUser, res: ResourcesDep) -> dict[str, Any]:
+    """NIK, e-mail and phone from the (encrypted) directory record: only the person, BKPSDM and ADMIN."""
+    if not (user.nip == nip or user.has("BKPSDM", "ADMIN")):
+        # 404 rather than 403: whether someone is in the directory is not for everyone to probe.
+        raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
+    stored = await asyncio.to_thread(read_case, res.event_store(), employee_case_id(nip))
+    if not stored:
+        raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
+    record: dict[str, Any] = {}
+    for s in stored:
+        p = s.event.payload
+        # Imports carry the whole record; other updates (a promotion's new rank) carry only their changes.
+        record = p["record"] if "record" in p else p if not record else {**record, **p.get("changes", {})}
+    return {"nip": nip, "nik": record.get("nik"), "email": record.get("email"), "telepon": record.get("telepon")}

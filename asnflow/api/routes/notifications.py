@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up, require
+from asnflow.api.schemas import BIGINT_MAX
 from asnflow.api.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -77,7 +78,7 @@ async def my_notifications(
     unread: bool | None = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> NotificationsPublic:
     """My notifications, newest first: new tasks, reminders, escalations, delegations, notices."""

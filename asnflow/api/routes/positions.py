@@ -9,16 +9,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from asnflow.activities.position import compute_pool
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up, require
-from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.errors import ApiError
 from asnflow.api.routes.promotions import SEE_ALL, _sync, decide_imported, facts_of, links, may_propose, rpc_errors, today, unprocessable
-from asnflow.api.routes.tasks import refusal
+from asnflow.api.updates import deliver
 from asnflow.api.schemas import NIP_PATTERN, CaseAccepted
 from asnflow.domain import position as pos
 from asnflow.domain.events import canonical
@@ -173,17 +172,10 @@ async def register(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesD
         codes = ", ".join(f.rule for f in failures)
         raise unprocessable(f"Belum memenuhi syarat JPT pratama ({codes}).", f"The JPT pratama requirements are not met ({codes}).", problems)
     arg = RegisterInput(actor=user.actor(), nip=user.nip, nama=row["nama"], jabatan=row["jabatan"], unit=row["unit"], facts=facts.to_dict())
-    client = await res.temporal_client()
-    try:
-        done = await client.get_workflow_handle(case_id).execute_update(JptSelectionWorkflow.register, arg)
-    except WorkflowUpdateFailedError as exc:
-        raise refusal(exc) from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "Seleksi sudah selesai.", "The selection has ended.") from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    done = await deliver(
+        await res.temporal_client(), case_id, JptSelectionWorkflow.register, arg,
+        missing=ApiError(409, "Seleksi sudah selesai.", "The selection has ended."),
+    )
     return {"case_id": case_id, "nip": done.nip, "position": done.position, "applicants": done.applicants}
 
 

@@ -8,15 +8,14 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
-from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.errors import ApiError
 from asnflow.api.routes.kinship import refuse_relatives
+from asnflow.api.updates import deliver
 from asnflow.api.schemas import (
+    BIGINT_MAX,
     BulkDecisionCreate,
     BulkDecisionPublic,
     BulkItemResult,
@@ -26,10 +25,6 @@ from asnflow.api.schemas import (
     TaskPublic,
 )
 from asnflow.workflows.contracts import (
-    ERR_CONFLICT,
-    ERR_FORBIDDEN,
-    ERR_INVALID,
-    ERR_NOT_FOUND,
     CancelTaskInput,
     ReleaseInput,
     case_id_of_task,
@@ -61,7 +56,7 @@ DELEGATED_JOIN = (
     f" WHERE {DELEGATION_MATCH} ORDER BY d.starts_at LIMIT 1) dg ON TRUE"
 )
 NO_DELEGATION_JOIN = " LEFT JOIN LATERAL (SELECT NULL::text AS delegation_id, NULL::text AS acting_for) dg ON TRUE"
-STATUS_BY_ERROR = {ERR_FORBIDDEN: 403, ERR_CONFLICT: 409, ERR_INVALID: 422, ERR_NOT_FOUND: 404}
+TASK_NOT_FOUND = ApiError(404, "Tugas tidak ditemukan.", "Task not found.")
 
 
 def mine_sql(user: User) -> tuple[str, list[Any]]:
@@ -110,7 +105,7 @@ async def inbox(
     kind: str | None = None,
     case_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     min_position: MinPosition = None,
 ) -> InboxPublic:
     """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
@@ -213,16 +208,6 @@ async def get_task(task_id: str, user: CurrentUser, conn: DbDep) -> TaskPublic:
     return TaskPublic(**task)
 
 
-def refusal(exc: WorkflowUpdateFailedError) -> Exception:
-    """A validator's refusal as 403/404/409/422 with its bilingual problems (anything else is re-raised as it was)."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-        problems = [d for d in cause.details if isinstance(d, dict)]
-        first = problems[0] if problems else {"id": cause.message, "en": cause.message}
-        return ApiError(STATUS_BY_ERROR[cause.type], first["id"], first["en"], problems)
-    return exc
-
-
 async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) -> TaskActionPublic:
     """Deliver an action as an Update; the validator's refusal becomes 403/409/422 with nothing written."""
     try:
@@ -235,19 +220,11 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
         row = await load_task(conn, task_id)
         if row is not None:
             await refuse_relatives(conn, actor.nip, row["subject_nip"])
-    client = await res.temporal_client()
-    handle = client.get_workflow_handle(case_id)
     try:
-        result = await handle.execute_update(update, arg)
-    except WorkflowUpdateFailedError as exc:
-        raise refusal(exc) from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            if await load_task(conn, task_id) is not None:
-                raise ApiError(409, "Perkara sudah selesai; tugas ditutup.", "The case has ended; the task is closed.") from None
-            raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.") from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
+        result = await deliver(await res.temporal_client(), case_id, update, arg, missing=TASK_NOT_FOUND)
+    except ApiError as err:
+        if err is TASK_NOT_FOUND and await load_task(conn, task_id) is not None:
+            raise ApiError(409, "Perkara sudah selesai; tugas ditutup.", "The case has ended; the task is closed.") from None
         raise
     try:
         seen = await wait_for_view(conn, "tasks", result.position, res.settings.read_wait_seconds)

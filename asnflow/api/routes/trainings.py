@@ -7,17 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up
+from asnflow.api.updates import deliver
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import UNITS_BY_CODE
-from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND
 from asnflow.workflows.training import TrainingEnrolmentWorkflow, TrainingLatsarWorkflow, TrainingWorkflow
 from asnflow.workflows.training_contracts import (
     AmendPlanInput,
@@ -37,7 +36,6 @@ from asnflow.workflows.training_contracts import (
 router = APIRouter(prefix="/api/v1/trainings", tags=["trainings"])
 
 OVERSIGHT = ("BKPSDM", "ADMIN", "AUDITOR", "SEKDA", "BUPATI")
-STATUS_BY_ERROR = {ERR_FORBIDDEN: 403, ERR_CONFLICT: 409, ERR_INVALID: 422, ERR_NOT_FOUND: 404}
 NIP = r"^\d{18}$"
 Year = Annotated[int, Query(ge=2022, le=2100)]
 
@@ -130,23 +128,7 @@ async def _start(res: Resources, run: Any, arg: Any, case_id: str, duplicate: Ap
 
 async def _update(res: Resources, case_id: str, update: Any, arg: Any, missing: ApiError) -> Any:
     """Deliver an Update; a validator's refusal becomes 403/409/422 and nothing is recorded."""
-    client = await res.temporal_client()
-    try:
-        return await client.get_workflow_handle(case_id).execute_update(update, arg)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in STATUS_BY_ERROR:
-            problems = [d for d in cause.details if isinstance(d, dict)] or [{"field": None, "id": cause.message, "en": cause.message}]
-            raise _problems_error(STATUS_BY_ERROR[cause.type], problems) from None
-        if isinstance(cause, ActivityError):
-            raise unavailable("database") from None
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise missing from None
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from None
-        raise
+    return await deliver(await res.temporal_client(), case_id, update, arg, missing=missing)
 
 
 async def _employee(conn: Any, nip: str) -> dict[str, Any] | None:
