@@ -180,6 +180,8 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
             if kind == "RATING":
                 hasil, perilaku = RATINGS[hash(task["case_id"]) % len(RATINGS)]
                 outcome, data = "SUBMITTED", {"hasil_kerja": hasil, "perilaku_kerja": perilaku}
+                if task["case_id"].rsplit("-", 1)[-1] in heads:
+                    data.pop("hasil_kerja")  # a unit head's work results are the unit's organisation predicate
             else:
                 outcome, data = DATA[kind]
             nip = task["assignee_nip"] or (BUPATI if task["candidate_role"] == "BUPATI" else None)
@@ -197,6 +199,14 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
                 retried.append(f"{task['id']} {kind}: {exc!r}"[:200])
                 taken.discard(task["id"])
 
+    heads = {
+        row["nip"]
+        for row in await (
+            await conn.execute(
+                "SELECT e.nip FROM employees e LEFT JOIN employees a ON a.nip = e.atasan_nip WHERE a.nip IS NULL OR a.unit <> e.unit"
+            )
+        ).fetchall()
+    }
     started = time.perf_counter()
     season_id, _ = await start_season(client, settings.task_queue, settings.database_url, year, Actor(nip=None, roles=["ADMIN"]), {})
     lag_task = asyncio.create_task(watch_lag())

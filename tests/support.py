@@ -51,7 +51,7 @@ def token_for(settings: Settings, nip: str) -> str:
     assert person is not None, nip
     return mint_token(
         settings.dev_private_key_path, nip=nip, name=person["nama"], roles=person["roles"], unit=person["unit"],
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, tenant=person["tenant"],
     )
 
 

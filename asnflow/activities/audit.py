@@ -28,6 +28,7 @@ from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventSt
 from asnflow.domain import audit as da
 from asnflow.domain.personal import redact
 from asnflow.domain.events import EVENT_TYPES, GENESIS_HASH, canonical, case_aggregate_id, event_hash
+from asnflow.domain.tenancy import LEGACY_TENANT
 from asnflow.workflows.contracts import NewEvent, RecordInput
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -152,6 +153,7 @@ class Row:
             type_name=self.type, case_id=f["case_id"], process=f["process"], version=self.version,
             occurred_at=f["occurred_at"].isoformat(), actor=f["actor"], workflow_id=f["workflow_id"],
             run_id=f["run_id"], reason=f["reason"], payload=f["payload"], previous_hash=f["previous_hash"],
+            tenant=f.get("tenant", LEGACY_TENANT),
         )
 
 
@@ -250,12 +252,13 @@ def cli_actor(nip: str | None) -> dict[str, Any]:
 
 
 def record_access(
-    store: EventStore, actor: dict[str, Any], action: str, details: dict[str, Any], *, now: datetime | None = None
+    store: EventStore, actor: dict[str, Any], action: str, details: dict[str, Any], *, now: datetime | None = None,
+    tenant_prefix: str | None = None,
 ) -> int:
-    """Record an auditor's access before it is served (no unrecorded reads)."""
+    """Record an auditor's access, in the auditor's tenant, before it is served (no unrecorded reads)."""
     now = now or datetime.now(UTC)
     request_id = uuid.uuid4().hex
-    case_id = da.access_case_id(actor.get("nip"), now.astimezone(WIB).date().isoformat())
+    case_id = da.access_case_id(actor.get("nip"), now.astimezone(WIB).date().isoformat(), tenant_prefix)
     payload = {"request_id": request_id, "action": action, **details}
     return append(store, case_id, "AuditAccessed", payload, actor, marker=request_id, now=now)
 
@@ -274,6 +277,7 @@ class ExportFilter:
     occurred_to: datetime | None = None
     after: int = 0
     until: int | None = None
+    tenant: str | None = None  # one tenant's events only (an auditor exports their own instansi)
 
     def describe(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items() if v not in (None, 0)}
@@ -295,7 +299,7 @@ def export_record(row: Row, ui_url: str | None, namespace: str, *, redacted: boo
         "actor": f.get("actor"), "workflow_id": f.get("workflow_id"), "run_id": f.get("run_id"),
         "temporal_url": da.temporal_url(ui_url, namespace, f.get("workflow_id", ""), f.get("run_id", "")),
         "reason": f.get("reason"), "payload": redact(f.get("payload")) if redacted else f.get("payload"), "previous_hash": f.get("previous_hash"),
-        "hash": f.get("hash"), "hash_valid": valid,
+        "hash": f.get("hash"), "hash_valid": valid, "tenant": f.get("tenant", LEGACY_TENANT),
     }
 
 
@@ -346,6 +350,8 @@ def export_chunks(
             if progress is not None and done % 2000 == 0:
                 progress(row.position - start, upto - start)
             f = row.fields
+            if flt.tenant is not None and f.get("tenant", LEGACY_TENANT) != flt.tenant:
+                continue
             if flt.process is not None and f.get("process") != flt.process:
                 continue
             if flt.actor_nip is not None and (f.get("actor") or {}).get("nip") != flt.actor_nip:
@@ -753,6 +759,7 @@ def verify_bundle(data: bytes, pinned_public_key: bytes | None = None) -> Bundle
                 type_name=e["type"], case_id=e["case_id"], process=e["process"], version=e["version"],
                 occurred_at=e["occurred_at"], actor=e["actor"], workflow_id=e["workflow_id"], run_id=e["run_id"],
                 reason=e["reason"], payload=e["payload"], previous_hash=e["previous_hash"],
+                tenant=e.get("tenant", LEGACY_TENANT),
             )
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"peristiwa {number} tidak terbaca / event {number} unreadable: {exc}")

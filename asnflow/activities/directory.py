@@ -9,6 +9,7 @@ from typing import Any
 
 from asnflow.activities.eventstore import EventStore, build_events, read_case
 from asnflow.domain.events import GENESIS_HASH
+from asnflow.domain.tenancy import with_prefix
 from asnflow.workflows.contracts import Actor, NewEvent, RecordInput
 
 
@@ -35,13 +36,14 @@ def import_employees(
     *,
     source: str = "",
     progress: Callable[[int], None] | None = None,
+    tenant_prefix: str | None = None,
 ) -> ImportResult:
-    """Record new and changed employees in one transaction: the whole file lands, or none of it."""
+    """Record new and changed employees of one tenant (None: the default) in chunks; a re-run finishes an interrupted one."""
     now = datetime.now(UTC).isoformat()
     events: list[Any] = []
     registered = updated = unchanged = 0
     for count, record in enumerate(records, start=1):
-        case_id = employee_case_id(record["nip"])
+        case_id = with_prefix(tenant_prefix, employee_case_id(record["nip"]))
         history = read_case(store, case_id)
         if history:
             last = history[-1].event

@@ -18,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from asnflow.domain.calendar import BusinessCalendar
 from asnflow.domain.rules import EvaluationPolicy, policy_for
+from asnflow.domain.tenancy import DEFAULT_TENANT, case_prefix, in_tenant, tenant_of, with_prefix
 from asnflow.workflows.contracts import Actor
 from asnflow.workflows.evaluation_contracts import (
     CalibrationInput,
@@ -39,7 +40,7 @@ from asnflow.workflows.evaluation_contracts import (
 
 # The top of a unit: nobody above them in the same unit (the Sekda, an OPD head, a Camat).
 HEAD_SQL = (
-    "SELECT nip, atasan_nip FROM employees e WHERE unit = %s AND (atasan_nip IS NULL OR NOT EXISTS"
+    "SELECT nip, atasan_nip FROM employees e WHERE unit = %s AND tenant = %s AND (atasan_nip IS NULL OR NOT EXISTS"
     " (SELECT 1 FROM employees s WHERE s.nip = e.atasan_nip AND s.unit = e.unit))"
     " ORDER BY (jenis_jabatan = 'JPT') DESC, nip LIMIT 1"
 )
@@ -70,12 +71,13 @@ def _rows(database_url: str, sql: str, params: list[Any]) -> list[dict[str, Any]
 
 
 async def start_evaluation(
-    client: Client, task_queue: str, nip: str, year: int, unit: str | None, actor: Actor, overrides: dict[str, Any] | None
+    client: Client, task_queue: str, nip: str, year: int, unit: str | None, actor: Actor, overrides: dict[str, Any] | None,
+    tenant_prefix: str | None = None,
 ) -> bool:
-    """Start one evaluation case; False when it already exists (one per employee per year, ever)."""
+    """Start one evaluation case in a tenant; False when it already exists (one per employee per year, ever)."""
     from asnflow.workflows.evaluation import EvaluationWorkflow
 
-    case_id = evaluation_case_id(nip, year)
+    case_id = with_prefix(tenant_prefix, evaluation_case_id(nip, year))
     try:
         await client.start_workflow(
             EvaluationWorkflow.run,
@@ -90,18 +92,23 @@ async def start_evaluation(
     return True
 
 
-async def start_season(client: Client, task_queue: str, database_url: str, year: int, actor: Actor, overrides: dict[str, Any]) -> tuple[str, bool]:
-    """Start the season kick-off unless one for the year is still running; (case id, newly started)."""
+async def start_season(
+    client: Client, task_queue: str, database_url: str, year: int, actor: Actor, overrides: dict[str, Any],
+    tenant: str = DEFAULT_TENANT, default_tenant: str = DEFAULT_TENANT,
+) -> tuple[str, bool]:
+    """Start a tenant's season kick-off unless one for the year is still running; (case id, newly started)."""
     from asnflow.workflows.evaluation import EvaluationSeasonWorkflow
 
     running = _rows(
         database_url,
-        "SELECT id FROM cases WHERE process = 'evaluation_season' AND status = 'open' AND data->>'year' = %s ORDER BY opened_at DESC LIMIT 1",
-        [str(year)],
+        "SELECT id FROM cases WHERE process = 'evaluation_season' AND status = 'open' AND data->>'year' = %s AND tenant = %s"
+        " ORDER BY opened_at DESC LIMIT 1",
+        [str(year), tenant],
     )
     if running:
         return running[0]["id"], False
-    case_id = season_case_id(year, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
+    # The season's own id carries the tenant; its workflow starts that tenant's employees only.
+    case_id = in_tenant(tenant, season_case_id(year, datetime.now(UTC).strftime("%Y%m%d%H%M%S")), default_tenant)
     try:
         await client.start_workflow(
             EvaluationSeasonWorkflow.run,
@@ -126,7 +133,9 @@ class EvaluationActivities:
         task_queue: str,
         overrides: dict[str, Any] | None = None,
         calendar: BusinessCalendar | None = None,
+        default_tenant: str = DEFAULT_TENANT,
     ) -> None:
+        self.default_tenant = default_tenant
         self.client = client
         self.database_url = database_url
         self.task_queue = task_queue
@@ -135,7 +144,10 @@ class EvaluationActivities:
 
     @classmethod
     def for_settings(cls, client: Client | None, settings: Any) -> EvaluationActivities:
-        return cls(client, settings.database_url, settings.task_queue, getattr(settings, "evaluation_policy", None))
+        return cls(
+            client, settings.database_url, settings.task_queue, getattr(settings, "evaluation_policy", None),
+            default_tenant=getattr(settings, "default_tenant", DEFAULT_TENANT),
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of the process, for the worker."""
@@ -167,30 +179,38 @@ class EvaluationActivities:
         start, end = datetime.fromisoformat(inp.start), datetime.fromisoformat(inp.end)
         return max(1, self.calendar.working_days_between(self.calendar.local_date(start), self.calendar.local_date(end)))
 
-    def _head(self, unit: str) -> dict[str, Any] | None:
-        rows = _rows(self.database_url, HEAD_SQL, [unit])
+    def _tenant(self, case_id: str | None) -> str:
+        """The tenant whose directory and views a case's look-ups read (unit codes are per tenant)."""
+        # Histories recorded before tenancy ask without a case id: those cases are the default tenant's.
+        return tenant_of(case_id or "", self.default_tenant)
+
+    def _head(self, unit: str, tenant: str) -> dict[str, Any] | None:
+        rows = _rows(self.database_url, HEAD_SQL, [unit, tenant])
         return rows[0] if rows else None
 
     @activity.defn(name="evaluation_join_calibration")
     async def join_calibration(self, inp: JoinCalibrationInput) -> str:
-        """Signal-with-start the unit's calibration; '' when the subject heads the unit (their raw predicate is final)."""
+        """Signal-with-start the unit's calibration (as a member, or as its head waiting for the unit's predicate); '' when that does not apply."""
         from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow
 
-        head = await asyncio.to_thread(self._head, inp.unit)
-        if head is None or head["nip"] == inp.nip:
+        head = await asyncio.to_thread(self._head, inp.unit, self._tenant(inp.case_id))
+        if head is None or (head["nip"] == inp.nip) != inp.as_head:
             return ""
         assert self.client is not None
         member = MemberRating(case_id=inp.case_id, nip=inp.nip, raw=inp.raw)
+        # The head is not a member: they only wait for the organisation predicate the calibration asks for.
+        signal, args = ("head_waiting", [inp.case_id]) if inp.as_head else ("rating_submitted", [member])
         for round_no in range(1, MAX_ROUNDS + 1):
-            case_id = calibration_case_id(inp.unit, inp.year, round_no)
+            # The unit's calibration lives in the tenant of the evaluation that joins it.
+            case_id = with_prefix(case_prefix(inp.case_id), calibration_case_id(inp.unit, inp.year, round_no))
             try:
                 await self.client.start_workflow(
                     EvaluationCalibrationWorkflow.run,
                     CalibrationInput(case_id=case_id, unit=inp.unit, year=inp.year, round_no=round_no, policy=inp.policy),
                     id=case_id,
                     task_queue=self.task_queue,
-                    start_signal="rating_submitted",
-                    start_signal_args=[member],
+                    start_signal=signal,
+                    start_signal_args=args,
                     # A closed round is never reopened: its case chain is complete. A late case opens the next round.
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 )
@@ -202,17 +222,18 @@ class EvaluationActivities:
     @activity.defn(name="evaluation_unit_context")
     def unit_context(self, inp: UnitContextInput) -> UnitContext:
         """The unit head, the leader one level up, and what earlier rounds of the year settled."""
-        head = self._head(inp.unit)
+        tenant = self._tenant(inp.calibration_case_id)
+        head = self._head(inp.unit, tenant)
         org = _rows(
             self.database_url,
-            "SELECT org_predicate FROM evaluation_calibrations WHERE unit = %s AND year = %s AND org_predicate IS NOT NULL"
-            " ORDER BY opened_at LIMIT 1",
-            [inp.unit, inp.year],
+            "SELECT org_predicate FROM evaluation_calibrations WHERE unit = %s AND year = %s AND tenant = %s"
+            " AND org_predicate IS NOT NULL ORDER BY opened_at LIMIT 1",
+            [inp.unit, inp.year, tenant],
         )
         finals = _rows(
             self.database_url,
-            "SELECT calibrated FROM evaluation_cases WHERE unit = %s AND year = %s AND calibrated IS NOT NULL",
-            [inp.unit, inp.year],
+            "SELECT calibrated FROM evaluation_cases WHERE unit = %s AND year = %s AND tenant = %s AND calibrated IS NOT NULL",
+            [inp.unit, inp.year, tenant],
         )
         return UnitContext(
             unit=inp.unit,
@@ -227,17 +248,18 @@ class EvaluationActivities:
         """Open cases of the unit and year that this calibration still has to hear from."""
         rows = _rows(
             self.database_url,
-            "SELECT case_id FROM evaluation_cases WHERE unit = %s AND year = %s AND status = 'open'"
+            "SELECT case_id FROM evaluation_cases WHERE unit = %s AND year = %s AND tenant = %s AND status = 'open'"
             " AND nip IS DISTINCT FROM %s AND calibrated IS NULL"
             " AND (calibration_case_id IS NULL OR calibration_case_id = %s) ORDER BY case_id",
-            [inp.unit, inp.year, inp.exclude_nip, inp.calibration_case_id],
+            [inp.unit, inp.year, self._tenant(inp.calibration_case_id), inp.exclude_nip, inp.calibration_case_id],
         )
         return [r["case_id"] for r in rows]
 
     @activity.defn(name="evaluation_season_employees")
     def season_employees(self, inp: SeasonEmployeesInput) -> list[str]:
-        """Every employee in the directory (all active PNS and PPPK) in NIP order."""
-        return [r["nip"] for r in _rows(self.database_url, "SELECT nip FROM employees ORDER BY nip", [])]
+        """Every employee in the tenant's directory (all active PNS and PPPK) in NIP order."""
+        tenant = inp.tenant_prefix or self.default_tenant
+        return [r["nip"] for r in _rows(self.database_url, "SELECT nip FROM employees WHERE tenant = %s ORDER BY nip", [tenant])]
 
     @activity.defn(name="evaluation_start_cases")
     async def start_cases(self, inp: StartCasesInput) -> StartCasesResult:
@@ -253,7 +275,10 @@ class EvaluationActivities:
         async def one(nip: str) -> None:
             async with gate:
                 try:
-                    started = await start_evaluation(self.client, self.task_queue, nip, inp.year, units.get(nip), inp.started_by, inp.policy_overrides)  # type: ignore[arg-type]
+                    started = await start_evaluation(  # type: ignore[arg-type]
+                        self.client, self.task_queue, nip, inp.year, units.get(nip), inp.started_by, inp.policy_overrides,
+                        tenant_prefix=inp.tenant_prefix,
+                    )
                 except Exception:  # noqa: BLE001 - reported per NIP, the batch goes on
                     result.failed.append(nip)
                     return

@@ -24,6 +24,7 @@ from asnflow.domain.events import (
     case_aggregate_id,
     hash_of,
 )
+from asnflow.domain.tenancy import DEFAULT_TENANT, tenant_of
 from asnflow.workflows.contracts import RecordInput, RecordResult
 
 APP_NAME = "asnflow"
@@ -120,8 +121,11 @@ class StoredCaseEvent:
     event: CaseEvent
 
 
-def build_events(inp: RecordInput) -> tuple[list[CaseEvent], str]:
-    """Construct the domain events of a RecordInput with their hash links."""
+def build_events(inp: RecordInput, default_tenant: str = DEFAULT_TENANT) -> tuple[list[CaseEvent], str]:
+    """Construct the domain events of a RecordInput with their hash links and the case's tenant."""
+    # The tenant comes from the case id, never from the caller: a case cannot be recorded into
+    # another tenant, and no workflow input had to change (old histories replay unchanged).
+    tenant = tenant_of(inp.case_id, default_tenant)
     originator_id = case_aggregate_id(inp.case_id)
     occurred_at = datetime.fromisoformat(inp.occurred_at)
     previous = inp.previous_hash
@@ -145,6 +149,7 @@ def build_events(inp: RecordInput) -> tuple[list[CaseEvent], str]:
             payload=new.payload,
             previous_hash=previous,
             hash="",
+            tenant=tenant,
         )
         digest = hash_of(unsealed)
         events.append(dataclasses.replace(unsealed, hash=digest))
@@ -152,7 +157,7 @@ def build_events(inp: RecordInput) -> tuple[list[CaseEvent], str]:
     return events, previous
 
 
-STEP_FIELDS = ("case_id", "process", "workflow_id", "run_id", "actor", "reason", "payload")
+STEP_FIELDS = ("case_id", "tenant", "process", "workflow_id", "run_id", "actor", "reason", "payload")
 
 
 def _same_step(stored: CaseEvent, new: CaseEvent) -> bool:
@@ -162,9 +167,9 @@ def _same_step(stored: CaseEvent, new: CaseEvent) -> bool:
     ))
 
 
-def record(store: EventStore, inp: RecordInput) -> RecordResult:
+def record(store: EventStore, inp: RecordInput, default_tenant: str = DEFAULT_TENANT) -> RecordResult:
     """Append at exactly the expected version; a retry of a committed append succeeds unchanged."""
-    events, last_hash = build_events(inp)
+    events, last_hash = build_events(inp, default_tenant)
     if not events:
         return RecordResult(version=inp.expected_version, last_hash=inp.previous_hash, positions=[])
     try:

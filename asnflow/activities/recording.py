@@ -16,6 +16,7 @@ from asnflow.activities.eventstore import (
     record,
 )
 from asnflow.domain.calendar import BusinessCalendar
+from asnflow.domain.tenancy import DEFAULT_TENANT
 from asnflow.workflows.contracts import (
     ERR_NOT_FOUND,
     DueDateInput,
@@ -29,14 +30,15 @@ from asnflow.workflows.contracts import (
 class RecordingActivities:
     """The only door through which workflows write to the event store."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, default_tenant: str = DEFAULT_TENANT) -> None:
         self.store = store
+        self.default_tenant = default_tenant
 
     @activity.defn(name="record_events")
     def record_events(self, inp: RecordInput) -> RecordResult:
         """Append one step's events to a case at the workflow's expected version."""
         try:
-            return record(self.store, inp)
+            return record(self.store, inp, self.default_tenant)
         except CaseForkedError as exc:
             raise ApplicationError(str(exc), type="CaseForked", non_retryable=True) from exc
         except UnknownEventTypeError as exc:

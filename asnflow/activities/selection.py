@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from asnflow.activities.eventstore import EVENTS_TABLE, CaseForkedError, EventStore, _decode_rows, read_case, record
 from asnflow.domain import selection as sel
 from asnflow.domain.events import case_aggregate_id
+from asnflow.domain.tenancy import DEFAULT_TENANT
 from asnflow.workflows.contracts import ERR_CONFLICT, ERR_INVALID, NewEvent, RecordInput
 from asnflow.workflows.selection_contracts import (
     STAGE_FINAL,
@@ -73,9 +74,10 @@ def verification_results(store: EventStore, selection_case: str, reg_nos: list[s
 class SelectionActivities:
     """The round's heavy steps: each reads its inputs, computes with domain.selection and appends at the workflow's version."""
 
-    def __init__(self, store: EventStore, database_url: str) -> None:
+    def __init__(self, store: EventStore, database_url: str, default_tenant: str = DEFAULT_TENANT) -> None:
         self.store = store
         self.database_url = database_url
+        self.default_tenant = default_tenant  # the tenant of case ids without a prefix, as RecordingActivities
 
     def _staged(self, sha: str, case_id: str) -> tuple[bytes, dict[str, Any]]:
         with psycopg.connect(self.database_url) as conn:
@@ -91,7 +93,7 @@ class SelectionActivities:
             workflow_id=inp.workflow_id, run_id=inp.run_id, occurred_at=inp.occurred_at, events=events,
         )
         try:
-            result = record(self.store, rec)
+            result = record(self.store, rec, self.default_tenant)
         except CaseForkedError as exc:
             raise ApplicationError(str(exc), type="CaseForked", non_retryable=True) from exc
         return BuildResult(result.version, result.last_hash, result.positions, summary)
@@ -225,4 +227,4 @@ class SelectionActivities:
 
 def selection_activities(store: EventStore, settings: Any) -> list[Any]:
     """The selection activities wired to the store and database (for the worker's list)."""
-    return SelectionActivities(store, settings.database_url).all()
+    return SelectionActivities(store, settings.database_url, settings.default_tenant).all()

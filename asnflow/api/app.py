@@ -14,14 +14,18 @@ from asnflow.api import errors, hardening, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
 from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, kinship, me, notifications, positions, promotions, selections, stats, tasks, trainings
+from asnflow.api.tenancy import TenantSchemas
 
 
 def make_verifier(settings: Any) -> TokenVerifier:
     """Dev mode trusts the data folder's key; otherwise a configured public key or JWKS is required."""
     claims = ClaimMap(
-        nip=settings.jwt_nip_claim, roles=settings.jwt_roles_claim, unit=settings.jwt_unit_claim, name=settings.jwt_name_claim
+        nip=settings.jwt_nip_claim, roles=settings.jwt_roles_claim, unit=settings.jwt_unit_claim, name=settings.jwt_name_claim,
+        tenant=settings.jwt_tenant_claim,
     )
-    common = {"issuer": settings.jwt_issuer, "audience": settings.jwt_audience, "claims": claims}
+    common = {
+        "issuer": settings.jwt_issuer, "audience": settings.jwt_audience, "claims": claims, "default_tenant": settings.default_tenant,
+    }
     if settings.jwks_url:
         return TokenVerifier(jwks_url=settings.jwks_url, jwks_cooldown=settings.jwks_refetch_cooldown_seconds, **common)
     if settings.jwt_public_key_file:
@@ -41,10 +45,16 @@ def create_app(settings: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False, timeout=5)
+        schemas = TenantSchemas()
+        # A connection back in the pool sees no tenant's views until the next request enters one.
+        pool = AsyncConnectionPool(
+            settings.database_url, min_size=1, max_size=10, open=False, timeout=5, reset=schemas.leave
+        )
         # Start even when PostgreSQL is down: requests then get 503 until it is back.
         await pool.open(wait=False)
-        res = Resources(settings=settings, pool=pool, verifier=make_verifier(settings), temporal_lock=asyncio.Lock())
+        res = Resources(
+            settings=settings, pool=pool, verifier=make_verifier(settings), temporal_lock=asyncio.Lock(), schemas=schemas
+        )
         app.state.resources = res
         try:
             yield

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from asnflow.api.errors import ApiError
 from asnflow.domain.organisation import Role
+from asnflow.domain.tenancy import DEFAULT_TENANT, valid_tenant
 from asnflow.workflows.contracts import Actor
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
@@ -27,12 +28,20 @@ class User:
     name: str = ""
     roles: list[str] = field(default_factory=list)
     unit: str | None = None
+    tenant: str = DEFAULT_TENANT
+    default_tenant: bool = True  # the deployment's default tenant: its case ids carry no prefix
 
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
 
+    def case_id(self, natural: str) -> str:
+        """A case id in my tenant (prefixed unless it is the default tenant)."""
+        return natural if self.default_tenant else f"{self.tenant}.{natural}"
+
     def actor(self) -> Actor:
-        return Actor(nip=self.nip, roles=list(self.roles), unit=self.unit, name=self.name)
+        return Actor(nip=self.nip, roles=list(self.roles), unit=self.unit, name=self.name,
+            tenant=None if self.default_tenant else self.tenant,
+        )
 
 
 def ensure_dev_keys(private_path: Path, public_path: Path) -> None:
@@ -60,14 +69,17 @@ def mint_token(
     issuer: str,
     audience: str,
     ttl_seconds: int = 12 * 3600,
+    tenant: str | None = None,
 ) -> str:
-    """A dev token for a demo user."""
+    """A dev token for a demo user (tenant claim only for a tenant other than the default)."""
     key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
     now = int(time.time())
     claims = {
         "sub": nip, "name": name, "roles": roles, "unit": unit,
         "iss": issuer, "aud": audience, "iat": now, "nbf": now, "exp": now + ttl_seconds,
     }
+    if tenant is not None:
+        claims["tenant"] = tenant
     return jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
 
 
@@ -79,6 +91,7 @@ class ClaimMap:
     roles: str = "roles"
     unit: str = "unit"
     name: str = "name"
+    tenant: str = "tenant"
 
 
 def claim(claims: dict[str, Any], path: str) -> Any:
@@ -106,7 +119,9 @@ class TokenVerifier:
         jwks_url: str | None = None,
         claims: ClaimMap | None = None,
         jwks_cooldown: float = 30.0,
+        default_tenant: str = DEFAULT_TENANT,
     ):
+        self.default_tenant = default_tenant
         self.issuer = issuer
         self.audience = audience
         self.claims = claims or ClaimMap()
@@ -137,4 +152,11 @@ class TokenVerifier:
         # Providers carry many roles of their own; only ours mean anything here.
         roles = [str(r) for r in roles if str(r) in KNOWN_ROLES] if isinstance(roles, list) else []
         unit = claim(claims, self.claims.unit)
-        return User(nip=str(nip), name=str(claim(claims, self.claims.name) or ""), roles=roles, unit=str(unit) if unit else None)
+        # A token names one tenant or none (the default); anything else is refused, never guessed.
+        tenant = claim(claims, self.claims.tenant) or self.default_tenant
+        if not isinstance(tenant, str) or not valid_tenant(tenant):
+            raise ApiError(401, "Token dengan instansi tidak sah.", "The token names an invalid tenant.", headers={"WWW-Authenticate": "Bearer"})
+        return User(
+            nip=str(nip), name=str(claim(claims, self.claims.name) or ""), roles=roles, unit=str(unit) if unit else None,
+            tenant=tenant, default_tenant=tenant == self.default_tenant,
+        )

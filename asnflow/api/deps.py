@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import psycopg
@@ -19,6 +19,7 @@ from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
 from asnflow.api.auth import TokenVerifier, User
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.tenancy import TenantSchemas, request_tenant
 
 log = structlog.get_logger("api")
 
@@ -33,6 +34,7 @@ class Resources:
     store: EventStore | None = None
     temporal: Client | None = None
     temporal_lock: asyncio.Lock | None = None
+    schemas: TenantSchemas = field(default_factory=TenantSchemas)
 
     async def temporal_client(self) -> Client:
         """The Temporal client, connected on first use so the API starts while Temporal is down."""
@@ -92,15 +94,20 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def db(res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A pooled connection for view reads; 503 when the database is down."""
+async def db(request: Request, res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A pooled connection for view reads that sees only the caller's tenant; 503 when the database is down."""
     answered = False
+    tenant = request_tenant(request, res.settings.default_tenant)
     try:
         async with res.pool.connection(timeout=5) as conn:
             conn.row_factory = dict_row  # type: ignore[assignment]
+            await res.schemas.enter(conn, tenant)
             yield conn
             answered = True
-    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        if not isinstance(exc, psycopg.OperationalError):
+            # A table or column that appeared after this tenant's views were made: make them again next time.
+            res.schemas.forget(tenant)
         if answered:
             # The connection broke after the answer was given (fault drill: backends terminated
             # between a read and its commit); the pool drops it, and a 503 now would come too late.

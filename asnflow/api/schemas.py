@@ -68,6 +68,7 @@ class EventPublic(BaseModel):
     hash_valid: bool
     workflow_id: str
     run_id: str
+    tenant: str
 
 
 class CaseEventsPublic(BaseModel):
@@ -169,3 +170,4 @@ class MePublic(BaseModel):
     name: str
     roles: list[str]
     unit: str | None
+    tenant: str = Field(description="the instansi (tenant) the token belongs to; every read and command is limited to it")

@@ -77,9 +77,13 @@ async def dev_users(res: ResourcesDep) -> list[dict[str, object]]:
     """Dev mode only: the demo users for the page's picker."""
     if not res.settings.dev_mode:
         raise ApiError(404, "Tidak ditemukan.", "Not found.")
+    from asnflow.runtime import demo_muarojambi
     from asnflow.runtime.demo_org import demo_users
 
-    return [{k: u[k] for k in ("nip", "nama", "roles", "unit")} for u in demo_users()]
+    return [
+        *({k: u[k] for k in ("nip", "nama", "roles", "unit")} for u in demo_users()),
+        *({k: u[k] for k in ("nip", "nama", "roles", "unit", "tenant")} for u in demo_muarojambi.users()),
+    ]
 
 
 @router.get("/dev/token")
@@ -95,6 +99,6 @@ async def dev_token(nip: str, res: ResourcesDep) -> dict[str, str]:
     s = res.settings
     token = mint_token(
         s.dev_private_key_path, nip=user["nip"], name=user["nama"], roles=list(user["roles"]), unit=user["unit"],
-        issuer=s.jwt_issuer, audience=s.jwt_audience,
+        issuer=s.jwt_issuer, audience=s.jwt_audience, tenant=user["tenant"],
     )
     return {"token": token}

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from asnflow.domain.events import GENESIS_HASH, CaseEvent, canonical
+from asnflow.domain.tenancy import case_prefix, natural_id, with_prefix
 
 AUDIT_PROCESS = "audit"
 
@@ -32,23 +33,23 @@ class CasePurged(CaseEvent):
     """payload: purged_case_id, retention_class, closed_at, events [{position, version, hash}], head_hash."""
 
 
-def access_case_id(nip: str | None, day: str) -> str:
-    """One access log per auditor per (WIB) day: a short chain that is cheap to append to."""
-    return f"audit-access-{nip or 'cli'}-{day}"
+def access_case_id(nip: str | None, day: str, tenant_prefix: str | None = None) -> str:
+    """One access log per auditor per (WIB) day, in the auditor's tenant: a short chain that is cheap to append to."""
+    return with_prefix(tenant_prefix, f"audit-access-{nip or 'cli'}-{day}")
 
 
 def hold_case_id(case_id: str) -> str:
-    """Holds live beside the case, because the case's own sequence is counted by its workflow."""
-    return f"legal-hold-{case_id}"
+    """Holds live beside the case (and in its tenant), because the case's own sequence is counted by its workflow."""
+    return with_prefix(case_prefix(case_id), f"legal-hold-{natural_id(case_id)}")
 
 
 def purge_case_id(case_id: str) -> str:
-    return f"purge-{case_id}"
+    return with_prefix(case_prefix(case_id), f"purge-{natural_id(case_id)}")
 
 
 def is_audit_case(case_id: str) -> bool:
     """Aggregates of the audit trail itself (never purged)."""
-    return case_id.startswith(("audit-access-", "legal-hold-", "purge-"))
+    return natural_id(case_id).startswith(("audit-access-", "legal-hold-", "purge-"))
 
 
 # --- retention ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from asnflow.domain.events import CaseEvent
 # --- reminders and escalation ------------------------------------------------------------------
 # Values are the regency's service standard, not law: adjust them by adding a new version, so a
 # task keeps the plan it was opened with (its TaskOpened event names the version).
-DEADLINES_VERSION = "batanghari-deadlines-2026.1"
+DEADLINES_VERSION = "batanghari-deadlines-2026.2"
 
 SUPERIOR = "SUPERIOR"  # the current assignee's direct superior in the directory (a pool task: the unit's head)
 REASSIGN = "reassign"  # the task moves to the target
@@ -47,7 +47,7 @@ _APPROVAL = DeadlinePolicy(
 )
 _OWN_STEP = DeadlinePolicy(remind_before=(2, 0), escalation=(EscalationStep(SUPERIOR, SUPERVISE, 1),))
 DEADLINE_POLICIES: dict[str, dict[str, DeadlinePolicy]] = {
-    DEADLINES_VERSION: {
+    "batanghari-deadlines-2026.1": {
         "SKP_DRAFT": DeadlinePolicy(remind_before=(3, 1, 0), escalation=(EscalationStep(SUPERIOR, SUPERVISE, 1),)),
         "SKP_AGREEMENT": _APPROVAL,
         "RATING": _APPROVAL,
@@ -55,6 +55,17 @@ DEADLINE_POLICIES: dict[str, dict[str, DeadlinePolicy]] = {
         # The periodic check-in reminders: each period's CHECK_IN task reminds the appraiser.
         "CHECK_IN": DeadlinePolicy(remind_before=(2, 0)),
     },
+}
+# 2026.2: the calibration and objection steps act on their deadlines too. A leader who does not
+# set the organisation predicate, or a unit head who does not calibrate, holds up every result of
+# the unit, so the task passes up the line like any approval; an objection is decided by the
+# appraiser's superior, and its answer and decision are approvals of the same kind.
+DEADLINE_POLICIES["batanghari-deadlines-2026.2"] = {
+    **DEADLINE_POLICIES["batanghari-deadlines-2026.1"],
+    "ORG_PREDICATE": _APPROVAL,
+    "CALIBRATION": _APPROVAL,
+    "OBJECTION_RESPONSE": _APPROVAL,
+    "OBJECTION_DECISION": _APPROVAL,
 }
 
 

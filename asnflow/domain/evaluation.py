@@ -39,6 +39,10 @@ class CalibrationJoined(CaseEvent):
     """payload: calibration_case_id (empty when the subject heads the unit: the raw predicate is final)."""
 
 
+class UnitResultApplied(CaseEvent):
+    """payload: unit, org_predicate, hasil_kerja, rules (the unit head's work results follow the unit's predicate)."""
+
+
 class PredicateCalibrated(CaseEvent):
     """payload: raw, calibrated, adjusted, justification, calibration_case_id, org_predicate."""
 
@@ -80,6 +84,10 @@ class CalibrationOpened(CaseEvent):
 
 class OrganisationPredicateSet(CaseEvent):
     """payload: unit, year, predicate, set_by, quota."""
+
+
+class UnitHeadsInformed(CaseEvent):
+    """payload: org_predicate, case_ids (the unit heads' evaluation cases told the unit's predicate)."""
 
 
 class CalibrationRoundOpened(CaseEvent):

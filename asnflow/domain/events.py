@@ -10,6 +10,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import DomainEvent
 
+from asnflow.domain.tenancy import LEGACY_TENANT
+
 # Aggregate ids derive from natural keys, so a retried start can never open a second case.
 CASE_NAMESPACE = uuid5(NAMESPACE_URL, "https://asnflow.batangharikab.go.id/cases")
 GENESIS_HASH = "0" * 64
@@ -46,6 +48,9 @@ class CaseEvent(DomainEvent):
     payload: dict[str, Any]
     previous_hash: str
     hash: str
+    # The instansi the case belongs to. Events stored before tenancy lack the field and read as
+    # the legacy tenant through this class attribute (eventsourcing restores __dict__ as stored).
+    tenant: str = LEGACY_TENANT
 
 
 def canonical(obj: Any) -> str:
@@ -66,24 +71,27 @@ def event_hash(
     reason: str,
     payload: dict[str, Any],
     previous_hash: str,
+    tenant: str = LEGACY_TENANT,
 ) -> str:
     """SHA-256 over the event's content and its predecessor's hash (the case chain)."""
-    body = canonical(
-        {
-            "type": type_name,
-            "case_id": case_id,
-            "process": process,
-            "version": version,
-            "occurred_at": occurred_at,
-            "actor": actor,
-            "workflow_id": workflow_id,
-            "run_id": run_id,
-            "reason": reason,
-            "payload": payload,
-            "previous_hash": previous_hash,
-        }
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    fields: dict[str, Any] = {
+        "type": type_name,
+        "case_id": case_id,
+        "process": process,
+        "version": version,
+        "occurred_at": occurred_at,
+        "actor": actor,
+        "workflow_id": workflow_id,
+        "run_id": run_id,
+        "reason": reason,
+        "payload": payload,
+        "previous_hash": previous_hash,
+    }
+    # Legacy-tenant events hash exactly as before tenancy, so chains stored earlier still verify;
+    # any other tenant is bound into the hash (moving an event between tenants breaks its chain).
+    if tenant != LEGACY_TENANT:
+        fields["tenant"] = tenant
+    return hashlib.sha256(canonical(fields).encode()).hexdigest()
 
 
 def hash_of(event: CaseEvent) -> str:
@@ -100,6 +108,7 @@ def hash_of(event: CaseEvent) -> str:
         reason=event.reason,
         payload=event.payload,
         previous_hash=event.previous_hash,
+        tenant=event.tenant,
     )
 
 

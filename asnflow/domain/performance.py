@@ -189,6 +189,38 @@ ORG_PREDICATE_LABELS: dict[OrgPredicate, dict[str, str]] = {
     OrgPredicate.SANGAT_KURANG: {"id": "Sangat Kurang", "en": "Very poor"},
 }
 
+# When the employee leads the unit, the unit's result becomes their work-results rating (SE MenPANRB
+# 3/2023, step 3). The five-step organisation scale meets the three-step rating scale here; the
+# mapping is ours (the circular names no table), so it is configuration under the quota rules' key.
+UNIT_RESULT_RATINGS: dict[str, dict[str, str]] = {
+    "SE-MenPANRB-3/2023": {
+        OrgPredicate.ISTIMEWA: Rating.DI_ATAS_EKSPEKTASI,
+        OrgPredicate.BAIK: Rating.SESUAI_EKSPEKTASI,
+        OrgPredicate.BUTUH_PERBAIKAN: Rating.DI_BAWAH_EKSPEKTASI,
+        OrgPredicate.KURANG: Rating.DI_BAWAH_EKSPEKTASI,
+        OrgPredicate.SANGAT_KURANG: Rating.DI_BAWAH_EKSPEKTASI,
+    },
+}
+
+
+def unit_result_rating(org_predicate: str, rules: str = "SE-MenPANRB-3/2023") -> str:
+    """The unit head's work-results rating that the unit's organisation predicate implies."""
+    return str(UNIT_RESULT_RATINGS[rules][org_predicate])
+
+
+def validate_head_rating_data(data: Any, hasil_kerja: str, regulation: str = DEFAULT_REGULATION) -> list[dict[str, str]]:
+    """A unit head's rating: behaviour as usual; work results absent or equal to the unit's result."""
+    if isinstance(data, dict) and data.get("hasil_kerja") not in (None, "", hasil_kerja):
+        return [
+            _problem(
+                "hasil_kerja",
+                f"Hasil kerja pimpinan unit mengikuti predikat organisasi unitnya: {hasil_kerja}",
+                f"A unit head's work results follow the unit's organisation predicate: {hasil_kerja}",
+            )
+        ]
+    return validate_rating_data({**data, "hasil_kerja": hasil_kerja} if isinstance(data, dict) else data, regulation)
+
+
 # Best first: the order used for "at least Baik" and for sorting distributions.
 PREDICATE_ORDER: tuple[Predicate, ...] = (
     Predicate.SANGAT_BAIK,

@@ -53,6 +53,9 @@ class EvaluationPolicy:
     quota_rules: str = "SE-MenPANRB-3/2023"
     credit_rules: str = "PerBKN-3/2023"
     coefficient_rules: str = "PermenPANRB-1/2023"
+    # UNIT_RESULT: a unit head's work results are the unit's organisation predicate (SE MenPANRB
+    # 3/2023, step 3); APPRAISER: the appraiser rates them like anyone else's.
+    head_work_results: str = "UNIT_RESULT"
 
 
 def policy_for(unit: str | None, overrides: dict[str, Any] | None = None) -> EvaluationPolicy:
@@ -64,6 +67,8 @@ def policy_for(unit: str | None, overrides: dict[str, Any] | None = None) -> Eva
     if unit is not None:
         values.update({k: v for k, v in (per_unit.get(unit) or {}).items() if k in names})
     policy = replace(EvaluationPolicy(), **values)
+    if policy.head_work_results not in ("UNIT_RESULT", "APPRAISER"):
+        raise ValueError(f"head_work_results must be UNIT_RESULT or APPRAISER, got {policy.head_work_results!r}")
     if policy.checkin_period not in CHECKIN_PERIODS:
         raise ValueError(f"checkin_period must be one of {sorted(CHECKIN_PERIODS)}, got {policy.checkin_period!r}")
     return policy

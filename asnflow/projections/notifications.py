@@ -21,7 +21,8 @@ def _task_link(task_id: str | None) -> str | None:
 class NotificationsView(View):
     """One row per person told something: new task, reminder, escalation, delegation, notice."""
 
-    tables = ("notifications",)  # notification_reads is people's state, kept across rebuilds (ids are stable)
+    tables = ("notifications",)
+    kept_tables = ("notification_reads",)  # people's state, kept across rebuilds (ids are stable)
     ddl = (
         "CREATE TABLE IF NOT EXISTS notifications ("
         " id text PRIMARY KEY, nip text NOT NULL, kind text NOT NULL, case_id text NOT NULL, task_id text,"

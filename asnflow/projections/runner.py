@@ -6,11 +6,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import structlog
 from eventsourcing.persistence import InfrastructureFactory, Tracking
-from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
+from psycopg.sql import SQL, Identifier
 
 from asnflow.activities.eventstore import APP_NAME, EventStore, max_position, read_log
 from asnflow.projections.views import PROJECTIONS, View
@@ -25,49 +26,100 @@ def open_view(name: str, env: dict[str, str]) -> View:
     return factory.tracking_recorder(view_class)  # type: ignore[return-value]
 
 
-def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Event) -> None:
-    """Keep one runner per view alive until `stop` is set; a failed runner restarts from its tracking."""
+def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Event, *, batch: int = 500) -> None:
+    """Keep every named view up to date until `stop` is set: one read of the log, each view committing per page.
+
+    One reader decodes each event once for all views (one runner per view decoded it once per
+    view and committed once per event per view: the projector's CPU, not PostgreSQL, was the
+    ceiling under a season's load). Each view still writes its rows and its tracking position in
+    one transaction, so a crash anywhere leaves every view exactly at a committed position.
+    """
     names = list(names)
     ensure_tables(env, names, stop)
-    # One runner per view, each with its own store and view pools: keep them small, or a dozen
-    # views exhaust PostgreSQL's connections (each runner writes serially anyway). Tables exist
-    # now, so the runners skip DDL (concurrent CREATE … IF NOT EXISTS can fail in PostgreSQL).
-    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "n"}
-    runners: dict[str, ProjectionRunner] = {}  # type: ignore[type-arg]
-
-    def start(name: str) -> None:
-        projection_class, view_class = PROJECTIONS[name]
+    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1", "CREATE_TABLE": "n"}  # the store: LISTEN + reads
+    while not stop.is_set():
         try:
-            runner = ProjectionRunner(
-                application_class=EventStore, projection_class=projection_class, view_class=view_class, env=env
-            )
-            runners[name] = runner.__enter__()
-            log.info("projection started", view=name)
-        except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again next round
-            runners.pop(name, None)
-            log.warning("projection could not start, retrying", view=name, error=repr(exc))
+            _follow(env, names, stop, batch)
+        except Exception as exc:  # noqa: BLE001 - the database may be restarting: resume from the tracking rows
+            log.warning("projector failed, restarting", error=repr(exc))
+            stop.wait(0.5)
 
-    for name in names:
-        start(name)
+
+def _follow(env: dict[str, str], names: list[str], stop: threading.Event, batch: int) -> None:
+    store = EventStore(env=env)
+    # Every view writes through the store's pool: two connections per projector (one listens), not
+    # a pool per view, so replicas and rebuilds fit in PostgreSQL's connection limit.
+    datastore = store.recorder.datastore  # type: ignore[attr-defined]
+    views = {name: PROJECTIONS[name][1](datastore=datastore, tracking_table_name=f"{name}_tracking") for name in names}
     try:
-        while not stop.is_set():
-            for name in names:
-                runner = runners.get(name)
-                if runner is None:
-                    time.sleep(0.5)
-                    start(name)
+        positions = {name: tracking_position(view) for name, view in views.items()}
+        failing: dict[str, float] = {}
+        log.info("projector following", views=names, position=min(positions.values(), default=0))
+        with _Wakeup(store) as wakeup:
+            while not stop.is_set():
+                now = time.monotonic()
+                live = [name for name in names if failing.get(name, 0) <= now]
+                low = min((positions[name] for name in live), default=None)
+                page = read_log(store, gt=low, limit=batch) if low is not None else []
+                if not page:
+                    wakeup.wait(0.2)
                     continue
-                try:
-                    runner.run_forever(timeout=0.2)
-                except Exception as exc:  # noqa: BLE001 - restart from the committed tracking position
-                    log.warning("projection failed, restarting", view=name, error=repr(exc))
-                    _close(runner)
-                    runners.pop(name, None)
-                    time.sleep(0.5)
-                    start(name)
+                pairs = [(stored.event, stored.position) for stored in page]
+                for name in live:
+                    todo = [pair for pair in pairs if pair[1] > positions[name]]
+                    if not todo:
+                        continue
+                    try:
+                        positions[name] = _apply_page(views[name], todo)
+                        failing.pop(name, None)
+                    except Exception as exc:  # noqa: BLE001 - one view's failure must not stop the others
+                        log.warning("view failed, retrying", view=name, error=repr(exc))
+                        failing[name] = time.monotonic() + 1.0
+                        positions[name] = tracking_position(views[name])
     finally:
-        for runner in runners.values():
-            _close(runner)
+        store.close()
+
+
+def _apply_page(view: View, pairs: list[tuple[object, int]]) -> int:
+    """Apply a page's events past the view's committed position, with the new position, in one transaction."""
+    with view.datastore.transaction(commit=True) as curs:
+        # Self-conflicting and conflicting with a rebuild's EXCLUSIVE lock: a second projector or a
+        # rebuild makes us wait, and the position read after the lock is the committed one, so no
+        # event is applied twice even when another writer moved the view meanwhile.
+        curs.execute(f"LOCK TABLE {view.tracking_table_name} IN SHARE ROW EXCLUSIVE MODE")  # noqa: S608
+        current = view._max_tracking_id(APP_NAME, curs) or 0  # noqa: SLF001
+        todo = [(event, position) for event, position in pairs if position > current]
+        if not todo:
+            return current
+        for event, position in todo:
+            view.apply(curs, event, position)
+        view._insert_tracking(curs, Tracking(APP_NAME, todo[-1][1]))  # noqa: SLF001
+        return todo[-1][1]
+
+
+class _Wakeup:
+    """LISTEN on the store's channel: an append wakes the projector at once instead of after a poll."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._recorder: Any = store.recorder
+        self._stack = contextlib.ExitStack()
+        self._conn: Any = None
+
+    def __enter__(self) -> _Wakeup:
+        # A pooled connection of the store's (autocommit, like the library's own subscription).
+        self._conn = self._stack.enter_context(self._recorder.datastore.get_connection())
+        self._conn.execute(SQL("LISTEN {0}").format(Identifier(self._recorder.channel_name)))
+        return self
+
+    def wait(self, timeout: float) -> None:
+        """Return after the next append anywhere in the store, or after `timeout` seconds."""
+        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.execute(SQL("UNLISTEN *"))
+        self._stack.close()
 
 
 def ensure_tables(env: dict[str, str], names: Iterable[str], stop: threading.Event | None = None) -> None:
@@ -83,13 +135,6 @@ def ensure_tables(env: dict[str, str], names: Iterable[str], stop: threading.Eve
                 raise
             log.info("creating tables, retrying", error=repr(exc))
             time.sleep(0.5)
-
-
-def _close(runner: ProjectionRunner) -> None:  # type: ignore[type-arg]
-    try:
-        runner.__exit__(None, None, None)
-    except Exception as exc:  # noqa: BLE001 - closing a failed runner re-raises its error
-        log.debug("runner closed with error", error=repr(exc))
 
 
 def rebuild(

@@ -18,24 +18,57 @@ from psycopg.types.json import Jsonb
 from asnflow.domain import events as ev
 from asnflow.domain import kinship as kin
 from asnflow.domain.personal import redact
+from asnflow.domain.tenancy import LEGACY_TENANT
 
 Handler = Callable[[Any, Cursor[DictRow], Any, int], None]
 
 
+TENANT_SETTING = "asnflow.tenant"
+
+
+def tenant_column_ddl(table: str) -> str:
+    """Give a view table its tenant column once: existing rows are the legacy tenant's, new rows the event's."""
+    # The column's default is the transaction's tenant setting, which process()/bulk() set from each
+    # event before its handler runs: handlers write rows without naming the tenant, and a writer that
+    # never set it fails on NOT NULL instead of filing rows under a wrong tenant.
+    return (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+        f" AND table_name = '{table}' AND column_name = 'tenant') THEN"
+        f" ALTER TABLE {table} ADD COLUMN tenant text NOT NULL DEFAULT '{LEGACY_TENANT}';"
+        f" ALTER TABLE {table} ALTER COLUMN tenant SET DEFAULT NULLIF(current_setting('{TENANT_SETTING}', true), '');"
+        " END IF; END $$"
+    )
+
+
+def set_tenant(curs: Cursor[DictRow], tenant: str) -> None:
+    """The tenant that rows written in this transaction belong to."""
+    curs.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant))
+
+
 class View(PostgresTrackingRecorder):
-    """A PostgreSQL view table set plus its tracking row; rebuildable by dropping it."""
+    """A PostgreSQL view table set plus its tracking row; rebuildable by dropping it.
+
+    Every table in `tables` gets a `tenant` column filled from the event being applied
+    (tests/unit/test_tenancy.py fails for a view table without one); the API reads each tenant
+    through its own schema of filtered views (asnflow/api/tenancy.py).
+    """
 
     tables: ClassVar[tuple[str, ...]] = ()
+    kept_tables: ClassVar[tuple[str, ...]] = ()  # tables of this view that a rebuild keeps (people's own state)
     ddl: ClassVar[tuple[str, ...]] = ()
     handlers: ClassVar[dict[type, str]] = {}
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.sql_create_statements.extend(SQL(stmt) for stmt in self.ddl)  # type: ignore[arg-type]
+        for table in (*self.tables, *self.kept_tables):
+            self.sql_create_statements.append(SQL(tenant_column_ddl(table)))  # type: ignore[arg-type]
 
     def process(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and advance tracking atomically (exactly once per position)."""
         with self.datastore.transaction(commit=True) as curs:
+            if isinstance(event, ev.CaseEvent):
+                set_tenant(curs, event.tenant)
             self.apply(curs, event, tracking.notification_id)
             self._insert_tracking(curs, tracking)
 
@@ -51,9 +84,14 @@ class View(PostgresTrackingRecorder):
         # Pipeline mode sends the statements without waiting for each reply (same SQL, same order),
         # so the server keeps working while the next page is read.
         with curs.connection.pipeline():
+            current: list[str | None] = [None]
 
             def write(page: Iterable[tuple[Any, int]]) -> None:
                 for event, position in page:
+                    # Set only when it changes: a rebuild reads long runs of one tenant's events.
+                    if isinstance(event, ev.CaseEvent) and event.tenant != current[0]:
+                        set_tenant(curs, event.tenant)
+                        current[0] = event.tenant
                     self.apply(curs, event, position)
 
             yield write
@@ -265,11 +303,11 @@ class AuditLogView(View):
 
     columns = (
         "position", "case_id", "process", "type", "version", "occurred_at", "actor", "actor_nip",
-        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id", "redacted_hash_valid",
+        "reason", "payload", "previous_hash", "hash", "workflow_id", "run_id", "redacted_hash_valid", "tenant",
     )
     column_types = (
         "int8", "text", "text", "text", "int4", "timestamptz", "jsonb", "text",
-        "text", "jsonb", "text", "text", "text", "text", "bool",
+        "text", "jsonb", "text", "text", "text", "text", "bool", "text",
     )
 
     def row(self, event: Any, position: int) -> tuple[Any, ...] | None:
@@ -281,7 +319,7 @@ class AuditLogView(View):
         return (
             position, event.case_id, event.process, type(event).__name__, event.originator_version,
             event.occurred_at, Jsonb(event.actor), _actor_nip(event), event.reason, Jsonb(payload),
-            event.previous_hash, event.hash, event.workflow_id, event.run_id, redacted_hash_valid,
+            event.previous_hash, event.hash, event.workflow_id, event.run_id, redacted_hash_valid, event.tenant,
         )
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:

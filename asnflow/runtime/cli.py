@@ -224,6 +224,7 @@ def token(
             settings.dev_private_key_path, nip=nip, name=person["nama"] if person else nip,
             roles=role or person["roles"], unit=person["unit"] if person else None,
             issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_seconds=ttl,
+            tenant=person["tenant"] if person else None,
         )
     )
 
@@ -231,9 +232,13 @@ def token(
 @demo_app.command("users")
 def demo_users_cmd(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
     """List the demo users (nip, name, roles, unit)."""
+    from asnflow.runtime import demo_muarojambi
     from asnflow.runtime.demo_org import demo_users
 
-    users = [{k: u[k] for k in ("nip", "nama", "roles", "unit", "description") if k in u} for u in demo_users()]
+    users = [
+        {k: u[k] for k in ("nip", "nama", "roles", "unit", "description", "tenant") if k in u}
+        for u in (*demo_users(), *demo_muarojambi.users())
+    ]
     if as_json:
         print(json.dumps(users, ensure_ascii=False, indent=2))
         return
@@ -250,6 +255,7 @@ def seed_demo(settings: Settings) -> int:
     from asnflow.activities.directory import import_employees
     from asnflow.activities.eventstore import EventStore
     from asnflow.domain.directory import parse_employee_csv
+    from asnflow.runtime import demo_muarojambi
     from asnflow.runtime.demo_org import demo_csv, roles_for
     from asnflow.workflows.contracts import SYSTEM
 
@@ -258,6 +264,10 @@ def seed_demo(settings: Settings) -> int:
     try:
         rows = [{**r.to_dict(), "roles": roles_for(r.nip)} for r in records]
         result = import_employees(store, rows, SYSTEM, source="demo organisation")
+        # The second regency proves tenancy: its own directory, units and users, invisible to Batanghari.
+        import_employees(
+            store, demo_muarojambi.rows(), SYSTEM, source="demo organisation (Muaro Jambi)", tenant_prefix=demo_muarojambi.TENANT
+        )
     finally:
         store.close()
     return result.registered

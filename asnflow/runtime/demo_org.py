@@ -571,11 +571,16 @@ def demo_users() -> list[dict[str, Any]]:
 
 
 def demo_person(nip: str) -> dict[str, Any] | None:
-    """Any demo person (employee or the Bupati) as {nip, nama, roles, unit}, for dev tokens."""
+    """Any demo person (employee or the Bupati, or of the second regency) as {nip, nama, roles, unit, tenant}, for dev tokens."""
+    from asnflow.runtime import demo_muarojambi
+
+    other = next((u for u in demo_muarojambi.users() if u["nip"] == nip), None)
+    if other is not None:
+        return {k: other[k] for k in ("nip", "nama", "roles", "unit", "tenant")}
     user = next((u for u in demo_users() if u["nip"] == nip), None)
     if user is not None:
-        return {k: user[k] for k in ("nip", "nama", "roles", "unit")}
+        return {**{k: user[k] for k in ("nip", "nama", "roles", "unit")}, "tenant": None}
     record = next((e for e in demo_employees() if e.nip == nip), None)
     if record is None:
         return None
-    return {"nip": record.nip, "nama": record.nama, "roles": roles_for(nip), "unit": record.unit}
+    return {"nip": record.nip, "nama": record.nama, "roles": roles_for(nip), "unit": record.unit, "tenant": None}

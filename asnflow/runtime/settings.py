@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     jwt_roles_claim: str = "roles"
     jwt_unit_claim: str = "unit"
     jwt_name_claim: str = "name"
+    # The tenant (instansi) claim; a token without it belongs to the default tenant, whose case ids
+    # carry no prefix (asnflow.domain.tenancy). Keycloak: a user attribute mapped to e.g. "instansi".
+    jwt_tenant_claim: str = "tenant"
+    default_tenant: str = "batanghari"
     # An unknown key id refetches the JWKS at most this often (key rotation without refetch floods).
     jwks_refetch_cooldown_seconds: float = 30.0
     public_url: str = "http://127.0.0.1:8000"

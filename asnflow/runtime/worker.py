@@ -42,7 +42,7 @@ def build_worker(
     recording: RecordingActivities | None = None,
 ) -> Worker:
     """A worker with all workflows and activities wired to their dependencies (fault drills pass their own recording)."""
-    recording = recording or RecordingActivities(store)
+    recording = recording or RecordingActivities(store, settings.default_tenant)
     directory = DirectoryActivities(settings.database_url)
     calendar = CalendarActivities()
     return Worker(

@@ -23,6 +23,9 @@ class Actor:
     unit: str | None = None
     name: str | None = None
     on_behalf_of: str | None = None
+    # The caller's tenant as a case-id prefix (None: the default tenant, whose ids carry none);
+    # update validators refuse a case of another tenant. Payloads from before tenancy lack it.
+    tenant: str | None = None
 
     def as_event_actor(self) -> dict[str, Any]:
         """The actor as it is stored on an event."""

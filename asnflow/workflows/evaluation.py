@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from asnflow.domain import evaluation as _evaluation_events  # noqa: F401 - registers the event types
     from asnflow.domain import performance, rules
     from asnflow.domain.rules import EvaluationPolicy, due_working_days
+    from asnflow.domain.tenancy import case_prefix
     from asnflow.workflows.contracts import (
         ERR_CONFLICT,
         ERR_FORBIDDEN,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         StartCasesInput,
         TransferInput,
         UnitContextInput,
+        UnitResult,
         WorkingDaysInput,
         evaluation_case_id,
     )
@@ -59,6 +61,8 @@ LOOKUP_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable
 READ_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 OVERSEERS = ("BKPSDM", "ADMIN")  # who may record a transfer on a case
 TOP_ROLE = "BUPATI"  # appraiser of whoever has no superior in the directory (the Sekda)
+# Cases started before this change replay without it: their heads were rated like everyone else.
+HEAD_RATING_PATCH = "head-rating-follows-unit-result"
 
 
 def _post(employee: Employee) -> dict[str, Any]:
@@ -93,6 +97,9 @@ class EvaluationWorkflow(CaseWorkflow):
         self._current: str | None = None
         self._period: dict[str, Any] = {}
         self._year = 0
+        self._unit_result: UnitResult | None = None
+        self._rejoin = False  # the calibration closed before it heard this case: join the next round
+        self._head_hasil: str | None = None  # a unit head's work results, fixed by the unit's predicate
 
     # --- helpers ----------------------------------------------------------------------------------
     def _queue(self, type_name: str, payload: dict[str, Any], actor: Actor = SYSTEM, reason: str = "") -> None:
@@ -426,10 +433,11 @@ class EvaluationWorkflow(CaseWorkflow):
 
     async def _rate(self) -> str:
         self._phase = "rating"
-        rating = await self._ask(
-            self._spec("RATING", f"Nilai kinerja {self._year} — {self._employee.nama}", self._period["appraiser_nip"], ["SUBMITTED"])
-        )
-        hasil, perilaku = rating.data["hasil_kerja"], rating.data["perilaku_kerja"]
+        title = f"Nilai kinerja {self._year} — {self._employee.nama}"
+        if workflow.patched(HEAD_RATING_PATCH) and self._policy.head_work_results == "UNIT_RESULT" and await self._apply_unit_result():
+            title += f" (hasil kerja mengikuti predikat unit / work results follow the unit: {self._head_hasil})"
+        rating = await self._ask(self._spec("RATING", title, self._period["appraiser_nip"], ["SUBMITTED"]))
+        hasil, perilaku = self._head_hasil or rating.data["hasil_kerja"], rating.data["perilaku_kerja"]
         raw = performance.predicate(hasil, perilaku, self._policy.regulation)
         self._queue("RatingSubmitted", {"hasil_kerja": hasil, "perilaku_kerja": perilaku}, rating.actor, rating.reason)
         self._queue(
@@ -438,11 +446,42 @@ class EvaluationWorkflow(CaseWorkflow):
         )
         return raw
 
-    async def _join(self, raw: str) -> str:
+    async def _unit_context(self) -> Any:
+        return await workflow.execute_local_activity_method(
+            EvaluationActivities.unit_context,
+            UnitContextInput(unit=self._employee.unit, year=self._year, calibration_case_id=self._case_id),  # the id names the tenant
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_RETRY,
+        )
+
+    async def _apply_unit_result(self) -> bool:
+        """A unit head's work results are the unit's organisation predicate: wait for the leader to set it."""
+        ctx = await self._unit_context()
+        if ctx.head_nip != self._employee.nip:
+            return False
+        org = ctx.org_predicate
+        if org is None:
+            # Make sure the unit's calibration exists and asks the leader; it tells this case the answer.
+            await self._join("", as_head=True)
+            while org is None:
+                try:
+                    await workflow.wait_condition(lambda: self._unit_result is not None, timeout=timedelta(hours=6))
+                    org = self._unit_result.org_predicate  # type: ignore[union-attr]
+                except asyncio.TimeoutError:
+                    org = (await self._unit_context()).org_predicate  # set by a round this case did not hear from
+        self._head_hasil = performance.unit_result_rating(org, self._policy.quota_rules)
+        self._queue(
+            "UnitResultApplied",
+            {"unit": self._employee.unit, "org_predicate": org, "hasil_kerja": self._head_hasil, "rules": self._policy.quota_rules},
+        )
+        return True
+
+    async def _join(self, raw: str, *, as_head: bool = False) -> str:
         return await workflow.execute_local_activity_method(
             EvaluationActivities.join_calibration,
             JoinCalibrationInput(
-                case_id=self._case_id, nip=self._employee.nip, unit=self._employee.unit, year=self._year, raw=raw, policy=self._policy
+                case_id=self._case_id, nip=self._employee.nip, unit=self._employee.unit, year=self._year, raw=raw, policy=self._policy,
+                as_head=as_head,
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=READ_RETRY,
@@ -459,13 +498,16 @@ class EvaluationWorkflow(CaseWorkflow):
         # A calibration that closed in the instant this case joined never answers: re-join (idempotent).
         while True:
             try:
-                await workflow.wait_condition(lambda: self._calibrated is not None, timeout=timedelta(days=1))
-                break
+                await workflow.wait_condition(lambda: self._calibrated is not None or self._rejoin, timeout=timedelta(days=1))
             except asyncio.TimeoutError:
-                rejoined = await self._join(raw)
-                if rejoined != joined:
-                    joined = rejoined
-                    await self._flush(self.event("CalibrationJoined", {"calibration_case_id": joined, "raw": raw}))
+                pass
+            if self._calibrated is not None:
+                break
+            self._rejoin = False
+            rejoined = await self._join(raw)
+            if rejoined != joined:
+                joined = rejoined
+                await self._flush(self.event("CalibrationJoined", {"calibration_case_id": joined, "raw": raw}))
         c = self._calibrated
         assert c is not None
         self._queue(
@@ -527,6 +569,18 @@ class EvaluationWorkflow(CaseWorkflow):
         """The unit's calibration sends the calibrated predicate (the final one unless an objection changes it)."""
         if self._calibrated is None:
             self._calibrated = result
+
+    @workflow.signal
+    def calibration_closed(self, calibration_case_id: str) -> None:
+        """The calibration this case joined closed as the join arrived: join the unit's next round now."""
+        if self._calibrated is None:
+            self._rejoin = True
+
+    @workflow.signal
+    def unit_result(self, result: UnitResult) -> None:
+        """The unit's calibration tells its head the organisation predicate (their work-results rating)."""
+        if self._unit_result is None:
+            self._unit_result = result
 
     @workflow.update
     async def add_evidence(self, inp: EvidenceInput) -> CaseActionResult:
@@ -599,6 +653,8 @@ class EvaluationWorkflow(CaseWorkflow):
         if kind == "CHECK_IN":
             return performance.validate_checkin_data(data)
         if kind == "RATING":
+            if self._head_hasil is not None:
+                return performance.validate_head_rating_data(data, self._head_hasil)
             return performance.validate_rating_data(data)
         if kind == "ACKNOWLEDGEMENT" and decision.outcome == "OBJECTED":
             deadline = self._objection_deadline
@@ -628,6 +684,14 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
         self._round: dict[str, MemberRating] = {}
         self._org: str | None = None
         self._finals: list[str] = []
+        self._heads: list[str] = []  # unit heads' cases waiting for the organisation predicate
+        self._told: set[str] = set()
+
+    @workflow.signal
+    def head_waiting(self, case_id: str) -> None:
+        """The unit head's evaluation case waits for the organisation predicate (their work results)."""
+        if case_id not in self._heads:
+            self._heads.append(case_id)
 
     @workflow.signal
     def rating_submitted(self, member: MemberRating) -> None:
@@ -638,9 +702,10 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
     async def run(self, inp: CalibrationInput) -> CaseResult:
         self._init_case(inp.case_id, None)
         policy = self._policy = inp.policy or EvaluationPolicy()
+        self._tells_heads = workflow.patched(HEAD_RATING_PATCH)
         ctx = await workflow.execute_local_activity_method(
             EvaluationActivities.unit_context,
-            UnitContextInput(unit=inp.unit, year=inp.year),
+            UnitContextInput(unit=inp.unit, year=inp.year, calibration_case_id=inp.case_id),  # the id names the tenant
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=READ_RETRY,
         )
@@ -679,7 +744,8 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
         round_no = 0
         calibrated: set[str] = set()
         while True:
-            await self._await_members(inp, ctx.head_nip, calibrated)
+            if not await self._await_members(inp, ctx.head_nip, calibrated, pending):
+                break  # opened by the head alone: nobody else in the unit to calibrate
             round_no += 1
             self._round = {cid: m for cid, m in self._members.items() if cid not in calibrated}
             raws = [m.raw for m in self._round.values()]
@@ -739,15 +805,53 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
             pending.append(self.event("CalibrationResultSent", {"round": round_no, "sent": len(outcomes) - len(failed), "failed": failed}))
             if set(self._members) <= calibrated:
                 break
+        if self._tells_heads:
+            await self._tell_heads(pending)  # a head who asked during the last round
         counts = performance.distribution(self._finals)
         outcome = {"org_predicate": self._org, "distribution": counts, "calibrated": len(calibrated)}
         await self.record(*pending, self.event("CaseClosed", {"status": "completed", "outcome": outcome}))
+        if self._tells_heads:
+            await self._answer_late(calibrated)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseResult(case_id=inp.case_id, status="completed", outcome=outcome)
 
-    async def _await_members(self, inp: CalibrationInput, head: str | None, calibrated: set[str]) -> None:
-        """Wait until every open case of the unit (from the view) has reported its raw predicate."""
+    async def _answer_late(self, calibrated: set[str]) -> None:
+        """Signals that arrived while the case closed: members join the next round, heads get the predicate."""
+        # A signal that reaches a workflow before it completes is delivered (the completion waits for
+        # it), but this case's chain is closed: without an answer the sender would wait for a timer.
+        answered: set[str] = set()
         while True:
+            late = [c for c in self._members if c not in calibrated and c not in answered]
+            heads = [c for c in self._heads if c not in self._told]
+            if not late and not heads:
+                return
+            answered.update(late)
+            self._told.update(heads)
+            result = UnitResult(calibration_case_id=self._case_id, org_predicate=self._org or "")
+            await asyncio.gather(
+                *(workflow.get_external_workflow_handle_for(EvaluationWorkflow.run, c).signal(EvaluationWorkflow.calibration_closed, self._case_id) for c in late),
+                *(workflow.get_external_workflow_handle_for(EvaluationWorkflow.run, c).signal(EvaluationWorkflow.unit_result, result) for c in heads if self._org),
+                return_exceptions=True,
+            )
+
+    async def _tell_heads(self, pending: list[NewEvent]) -> None:
+        """Send the organisation predicate to the unit heads' cases waiting for it."""
+        new = [c for c in self._heads if c not in self._told]
+        if not new or self._org is None:
+            return
+        self._told.update(new)
+        result = UnitResult(calibration_case_id=self._case_id, org_predicate=self._org)
+        await asyncio.gather(
+            *(workflow.get_external_workflow_handle_for(EvaluationWorkflow.run, c).signal(EvaluationWorkflow.unit_result, result) for c in new),
+            return_exceptions=True,  # a case closed meanwhile needs nothing
+        )
+        pending.append(self.event("UnitHeadsInformed", {"org_predicate": self._org, "case_ids": new}))
+
+    async def _await_members(self, inp: CalibrationInput, head: str | None, calibrated: set[str], pending: list[NewEvent]) -> bool:
+        """Wait until every open case of the unit (from the view) has reported its raw predicate; False: none will."""
+        while True:
+            if self._tells_heads:
+                await self._tell_heads(pending)
             expected = await workflow.execute_local_activity_method(
                 EvaluationActivities.unit_cases,
                 UnitContextInput(unit=inp.unit, year=inp.year, calibration_case_id=self._case_id, exclude_nip=head),
@@ -755,12 +859,15 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
                 retry_policy=READ_RETRY,
             )
             missing = lambda: [c for c in expected if c not in self._members and c not in calibrated]  # noqa: E731
+            ready = lambda: not missing() and any(c not in calibrated for c in self._members)  # noqa: E731
+            if self._tells_heads and not expected and not self._members and self._told:
+                return False
+            untold = lambda: self._tells_heads and any(c not in self._told for c in self._heads)  # noqa: E731
             try:
                 # Cases withdrawn meanwhile leave the view's open list: refresh it now and then.
-                await workflow.wait_condition(
-                    lambda: not missing() and any(c not in calibrated for c in self._members), timeout=timedelta(hours=6)
-                )
-                return
+                await workflow.wait_condition(lambda: ready() or untold(), timeout=timedelta(hours=6))
+                if ready():
+                    return True
             except asyncio.TimeoutError:
                 continue
 
@@ -788,7 +895,7 @@ class EvaluationSeasonWorkflow(CaseWorkflow):
         self._init_case(inp.case_id, None)
         nips: list[str] = await workflow.execute_activity_method(
             EvaluationActivities.season_employees,
-            SeasonEmployeesInput(year=inp.year),
+            SeasonEmployeesInput(year=inp.year, tenant_prefix=case_prefix(inp.case_id)),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=READ_RETRY,
         )
@@ -802,7 +909,10 @@ class EvaluationSeasonWorkflow(CaseWorkflow):
             batch = nips[i : i + inp.batch_size]
             done = await workflow.execute_activity_method(
                 EvaluationActivities.start_cases,
-                StartCasesInput(nips=batch, year=inp.year, started_by=inp.started_by, policy_overrides=inp.policy_overrides),
+                StartCasesInput(
+                    nips=batch, year=inp.year, started_by=inp.started_by, policy_overrides=inp.policy_overrides,
+                    tenant_prefix=case_prefix(inp.case_id),
+                ),
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(minutes=1),
                 retry_policy=READ_RETRY,

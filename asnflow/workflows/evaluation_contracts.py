@@ -107,6 +107,15 @@ class JoinCalibrationInput:
     year: int
     raw: str
     policy: EvaluationPolicy | None = None
+    as_head: bool = False  # the unit head waits for the unit's predicate instead of joining as a member
+
+
+@dataclass
+class UnitResult:
+    """The unit's organisation predicate, told to the unit head's evaluation case."""
+
+    calibration_case_id: str
+    org_predicate: str
 
 
 @dataclass
@@ -150,6 +159,7 @@ class SeasonInput:
 @dataclass
 class SeasonEmployeesInput:
     year: int
+    tenant_prefix: str | None = None  # the season's tenant (None: the default); absent in older histories
 
 
 @dataclass
@@ -158,6 +168,7 @@ class StartCasesInput:
     year: int
     started_by: Actor
     policy_overrides: dict[str, Any] = field(default_factory=dict)
+    tenant_prefix: str | None = None  # cases start in the season's tenant
 
 
 @dataclass

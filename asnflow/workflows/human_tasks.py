@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from asnflow.activities.recording import RecordingActivities
     from asnflow.domain import deadlines as dl
     from asnflow.domain.events import GENESIS_HASH
+    from asnflow.domain.tenancy import case_prefix
     from asnflow.workflows.contracts import (
         ERR_CONFLICT,
         ERR_FORBIDDEN,
@@ -389,11 +390,15 @@ class CaseWorkflow:
 
     def _check_may_act(self, task: TaskState, actor: Actor, delegation: Delegation | None = None) -> None:
         """Assignee or candidate role in the unit (or their acting official); never on one's own case unless the task says so."""
-        claimant = actor.nip
+        claimant, caller_tenant = actor.nip, actor.tenant
         actor = self._acting_as(task, actor, delegation)
         spec = task.spec
         if actor.nip is None:
             raise reject(ERR_FORBIDDEN, problem(None, "Pelaku tidak dikenal.", "Unknown actor."))
+        if caller_tenant != case_prefix(self._case_id):
+            raise reject(
+                ERR_FORBIDDEN, problem(None, "Perkara ini milik instansi lain.", "This case belongs to another tenant."),
+            )
         if actor.nip == self._subject_nip and not spec.subject_may_act:
             raise reject(
                 ERR_FORBIDDEN,

@@ -18,11 +18,12 @@ from asnflow.activities.eventstore import EventStore, max_position, read_case, r
 from asnflow.domain.events import GENESIS_HASH, hash_of
 from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.settings import Settings
-from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput, StartEvaluationInput
+from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation_contracts import EvaluationInput
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import client_address, make_settings, prepare_database
-from tests.workflows.test_evaluation_workflow import AGREE, CHECKIN, RATING, SKP, head_people, open_task
+from tests.workflows.test_evaluation_workflow import AGREE, APPRAISER_RATES_HEADS, CHECKIN, RATING, SKP, head_people, open_task
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -45,6 +46,14 @@ def spawn(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def rebuild_view(settings: Settings, name: str) -> None:
+    """`asnflow rebuild NAME` as its own process, as an operator runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -65,13 +74,13 @@ async def test_worker_killed_mid_case_completes_without_loss_or_duplicates(
     settings = make_settings(database_url, tmp_path, client_address(client))
     prepare_database(settings)
     store = EventStore(env=settings.store_env())
-    employee, boss, _ = head_people("SETWAN")  # a unit head: the case runs to its end without a unit calibration
+    employee, boss, _ = head_people("SETWAN")  # a unit head rated by the appraiser: the case runs to its end on its own
     case_id = evaluation_case_id(employee.nip, 2024)  # type: ignore[arg-type]
     worker = spawn(settings, "worker")
     try:
         handle = await client.start_workflow(
             EvaluationWorkflow.run,
-            StartEvaluationInput(case_id=case_id, nip=employee.nip, year=2024, started_by=employee),  # type: ignore[arg-type]
+            EvaluationInput(case_id=case_id, nip=employee.nip, year=2024, started_by=employee, policy=APPRAISER_RATES_HEADS),  # type: ignore[arg-type]
             id=case_id,
             task_queue=settings.task_queue,
         )
@@ -129,20 +138,7 @@ def test_projector_killed_mid_stream_resumes_exactly_once_and_rebuilds_match(fre
     settings = make_settings(fresh_database_url, tmp_path)
     prepare_database(settings)
     store = EventStore(env=settings.store_env())
-    for i in range(1500):
-        case_id = f"drill-{i}"
-        record(
-            store,
-            RecordInput(
-                case_id=case_id, process="drill", expected_version=0, previous_hash=GENESIS_HASH, workflow_id=case_id,
-                run_id="r", occurred_at="2026-11-28T08:00:00+00:00",
-                events=[
-                    NewEvent("CaseOpened", {"subject_nip": None, "unit": "BKPSDMD", "title": case_id}, {"nip": None}),
-                    NewEvent("TaskOpened", {"task_id": f"{case_id}.t1", "kind": "DRILL", "outcomes": ["OK"],
-                                            "due_at": "2026-12-01T16:59:59+00:00"}, {"nip": None}),
-                ],
-            ),
-        )
+    record_drill_cases(store, 0, 1500)
     total = max_position(store)
     projector = spawn(settings, "projector")
     deadline = time.monotonic() + 60
@@ -165,11 +161,52 @@ def test_projector_killed_mid_stream_resumes_exactly_once_and_rebuilds_match(fre
     assert len(live["tasks"]) == 1500 and len(live["cases"]) == 1500
 
     for name in PROJECTIONS:
-        done = subprocess.run(
-            [sys.executable, "-m", "asnflow.runtime.cli", "rebuild", name], env=child_env(settings),
-            capture_output=True, text=True, timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
+        rebuild_view(settings, name)
     assert view_rows(fresh_database_url) == live
     assert tracking(fresh_database_url) == dict.fromkeys(PROJECTIONS, total)
+    store.close()
+
+
+def record_drill_cases(store: EventStore, start: int, count: int) -> None:
+    for i in range(start, start + count):
+        case_id = f"drill-{i}"
+        record(
+            store,
+            RecordInput(
+                case_id=case_id, process="drill", expected_version=0, previous_hash=GENESIS_HASH, workflow_id=case_id,
+                run_id="r", occurred_at="2026-11-28T08:00:00+00:00",
+                events=[
+                    NewEvent("CaseOpened", {"subject_nip": None, "unit": "BKPSDMD", "title": case_id}, {"nip": None}),
+                    NewEvent("TaskOpened", {"task_id": f"{case_id}.t1", "kind": "DRILL", "outcomes": ["OK"],
+                                            "due_at": "2026-12-01T16:59:59+00:00"}, {"nip": None}),
+                ],
+            ),
+        )
+
+
+def test_two_projectors_and_a_rebuild_under_appends_apply_every_event_once(fresh_database_url: str, tmp_path: Path) -> None:
+    """Two projector processes (two replicas) follow the store while it grows and a view is rebuilt under them."""
+    settings = make_settings(fresh_database_url, tmp_path)
+    prepare_database(settings)
+    store = EventStore(env=settings.store_env())
+    projectors = [spawn(settings, "projector"), spawn(settings, "projector")]
+    try:
+        for batch in range(6):
+            record_drill_cases(store, batch * 100, 100)
+            if batch == 3:
+                rebuild_view(settings, "tasks")
+        total = max_position(store)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and min(tracking(fresh_database_url).values()) < total:
+            time.sleep(0.1)
+    finally:
+        for proc in projectors:
+            stop(proc)
+    assert tracking(fresh_database_url) == dict.fromkeys(PROJECTIONS, total)
+    live = view_rows(fresh_database_url)
+    assert len(live["audit_log"]) == total  # every position exactly once, though two writers raced for each
+    assert len(live["tasks"]) == 600 and len(live["cases"]) == 600
+    for name in PROJECTIONS:
+        rebuild_view(settings, name)
+    assert view_rows(fresh_database_url) == live
     store.close()

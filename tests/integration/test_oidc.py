@@ -72,14 +72,21 @@ async def test_tokens_from_the_provider_are_verified_by_jwks(provider: Provider,
     settings = make_settings(database_url, tmp_path).model_copy(
         update={
             "dev_mode": False, "jwks_url": provider.url, "jwt_issuer": ISSUER, "jwt_nip_claim": "preferred_username",
-            "jwt_roles_claim": "realm_access.roles", "jwt_unit_claim": "unit_kerja",
+            "jwt_roles_claim": "realm_access.roles", "jwt_unit_claim": "unit_kerja", "jwt_tenant_claim": "attributes.instansi",
             "jwks_refetch_cooldown_seconds": 0.0,
         }
     )
     async with api_client(settings) as api:
         r = await api.http.get("/api/v1/me", headers={"Authorization": f"Bearer {provider.token('k1')}"})
         assert r.status_code == 200, r.text
-        assert r.json() == {"nip": "198306172008012001", "name": "Rina Oktaviani", "roles": ["ATASAN", "PEGAWAI"], "unit": "DISKOMINFO"}
+        assert r.json() == {"nip": "198306172008012001", "name": "Rina Oktaviani", "roles": ["ATASAN", "PEGAWAI"], "unit": "DISKOMINFO",
+                                "tenant": "batanghari"}
+        # The tenant claim sits where the provider's mapper puts it (a Keycloak user attribute here).
+        other = provider.token("k1", attributes={"instansi": "muarojambi"})
+        r = await api.http.get("/api/v1/me", headers={"Authorization": f"Bearer {other}"})
+        assert r.status_code == 200 and r.json()["tenant"] == "muarojambi"
+        bad = provider.token("k1", attributes={"instansi": "Muaro Jambi; DROP"})
+        assert (await api.http.get("/api/v1/me", headers={"Authorization": f"Bearer {bad}"})).status_code == 401
 
         forged = provider.token("k1", key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
         expired = provider.token("k1", exp=int(time.time()) - 120)

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.domain.events import GENESIS_HASH, hash_of
+from asnflow.domain.rules import EvaluationPolicy
 from asnflow.runtime.demo_org import demo_employees, demo_users
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
@@ -25,9 +26,9 @@ from asnflow.workflows.contracts import (
     ClaimInput,
     DecisionInput,
     ReleaseInput,
-    StartEvaluationInput,
 )
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation_contracts import EvaluationInput
 from asnflow.workflows.human_tasks import CaseWorkflow, TaskSpec, TaskState
 from tests.support import make_settings, prepare_database
 
@@ -109,13 +110,16 @@ CHECKIN = {"feedback": "Capaian semester I sesuai rencana"}
 RATING = {"hasil_kerja": "DI_ATAS_EKSPEKTASI", "perilaku_kerja": "DI_ATAS_EKSPEKTASI"}
 # A past year: every period is over, so a case runs from task to task without waiting on the calendar.
 # Unit heads are not calibrated by their own unit, so their cases need no calibration here.
+APPRAISER_RATES_HEADS = EvaluationPolicy(head_work_results="APPRAISER")
 
 
 async def start(client: Client, settings: Settings, employee: Actor, year: int) -> tuple[str, WorkflowHandle]:
     case_id = evaluation_case_id(employee.nip, year)  # type: ignore[arg-type]
     handle = await client.start_workflow(
         EvaluationWorkflow.run,
-        StartEvaluationInput(case_id=case_id, nip=employee.nip, year=year, started_by=employee),  # type: ignore[arg-type]
+        # These cases test the task mechanism on their own, so a head is rated by the appraiser here; the
+        # default (a head's work results are the unit's predicate) has its own tests in test_evaluation_year.
+        EvaluationInput(case_id=case_id, nip=employee.nip, year=year, started_by=employee, policy=APPRAISER_RATES_HEADS),  # type: ignore[arg-type]
         id=case_id,
         task_queue=settings.task_queue,
     )

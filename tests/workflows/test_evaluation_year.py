@@ -34,6 +34,7 @@ SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
 AGREE = {"expectations": ["Laporan bulanan tepat waktu"]}
 CHECKIN = {"feedback": "Capaian sesuai rencana", "evidence": [{"filename": "laporan-s1.pdf", "sha256": "a" * 64}]}
 BUPATI = Actor(nip="197001011990011001", roles=["BUPATI"], unit=None)
+ORG_FOR = {A: "ISTIMEWA", S: "BAIK", B: "BUTUH_PERBAIKAN"}  # the organisation predicate implying a head's work results
 
 
 def actor(nip: str) -> Actor:
@@ -137,6 +138,10 @@ async def to_rating(e: Env, nip: str, year: int, rating: dict[str, str], policy:
     await decide(e, case_id, "SKP_DRAFT", actor(nip), "SUBMITTED", SKP)
     await decide(e, case_id, "SKP_AGREEMENT", boss, "AGREED", AGREE)
     await decide(e, case_id, "CHECK_IN", boss, "RECORDED", CHECKIN)
+    unit = BY_NIP[nip].unit
+    if head_of(unit) == nip and (policy is None or policy.head_work_results == "UNIT_RESULT"):
+        # A unit head's work results are the unit's predicate, which their appraiser sets as the leader one level up.
+        await decide(e, f"calibration-{year}-{unit}", "ORG_PREDICATE", boss, "SET", {"predicate": ORG_FOR[rating["hasil_kerja"]]})
     await decide(e, case_id, "RATING", boss, "SUBMITTED", rating)
     return case_id, handle
 
@@ -269,7 +274,7 @@ async def test_calibration_refuses_unjustified_deviations_and_its_result_is_fina
 async def test_objection_within_14_days_is_decided_by_the_appraisers_superior_and_late_is_closed(tenv: Env) -> None:
     e = tenv
     year = 2023
-    early, late = head_of("DPUTR"), head_of("DISPERKIM")  # unit heads: no unit calibration, straight to the result
+    early, late = head_of("DPUTR"), head_of("DISPERKIM")  # unit heads: their raw predicate is not calibrated by the unit
     sekda = BY_NIP[early].atasan_nip
     assert sekda == BY_NIP[late].atasan_nip and BY_NIP[sekda].atasan_nip is None  # type: ignore[index]
     a, ha = await to_rating(e, early, year, {"hasil_kerja": S, "perilaku_kerja": B})
@@ -422,3 +427,74 @@ async def test_a_late_objection_over_http_is_refused_with_the_reason(tenv: Env) 
     finally:
         stop.set()
         projector.join(timeout=10)
+
+
+async def test_a_unit_heads_work_results_are_the_units_organisation_predicate(tenv: Env) -> None:
+    """SE MenPANRB 3/2023 step 3: the head's rating waits for the unit's predicate and cannot depart from it."""
+    e = tenv
+    unit, year = "INSPEKTORAT", 2022
+    head = head_of(unit)
+    leader = actor(BY_NIP[head].atasan_nip)  # type: ignore[arg-type]
+    case_id, handle = await start(e, head, year)
+    await decide(e, case_id, "SKP_DRAFT", actor(head), "SUBMITTED", SKP)
+    await decide(e, case_id, "SKP_AGREEMENT", leader, "AGREED", AGREE)
+    await decide(e, case_id, "CHECK_IN", leader, "RECORDED", CHECKIN)
+    calibration = f"calibration-{year}-{unit}"
+    org = await task_of(e.store, calibration, "ORG_PREDICATE")  # the head's case asked the unit's calibration
+    assert org["assignee_nip"] == leader.nip
+    assert "RATING" not in {t["kind"] for t in open_tasks(e.store, case_id).values()}  # no rating before the unit's result
+    await decide(e, calibration, "ORG_PREDICATE", leader, "SET", {"predicate": "BAIK"})
+    rating = await task_of(e.store, case_id, "RATING")
+    assert S in rating["title"]
+    cause = await refused(
+        handle, CaseWorkflow.decide,
+        DecisionInput(task_id=rating["task_id"], actor=leader, outcome="SUBMITTED", data={"hasil_kerja": A, "perilaku_kerja": A}), "Invalid",
+    )
+    assert cause.details[0]["field"] == "hasil_kerja" and "predikat organisasi" in cause.details[0]["id"]
+    await decide(e, case_id, "RATING", leader, "SUBMITTED", {"perilaku_kerja": A})
+    await decide(e, case_id, "ACKNOWLEDGEMENT", actor(head), "ACKNOWLEDGED")
+    result = await handle.result()
+    assert result.outcome["predicate"] == "BAIK"  # as expected x above expectation
+    assert payloads(e.store, case_id, "UnitResultApplied") == [
+        {"unit": unit, "org_predicate": "BAIK", "hasil_kerja": S, "rules": "SE-MenPANRB-3/2023"}
+    ]
+    assert payloads(e.store, case_id, "RatingSubmitted")[0]["hasil_kerja"] == S
+    closed = await e.client.get_workflow_handle_for(EvaluationCalibrationWorkflow.run, calibration).result()
+    assert closed.outcome["calibrated"] == 0  # the unit had nobody else to calibrate
+    assert payloads(e.store, calibration, "UnitHeadsInformed") == [{"org_predicate": "BAIK", "case_ids": [case_id]}]
+    await save_history(handle, "evaluation-unit-head")
+    await save_history(e.client.get_workflow_handle(calibration), "evaluationcalibration-head-only")
+    assert_chain(e.store, case_id)
+    assert_chain(e.store, calibration)
+
+
+async def test_a_lapsed_calibration_reminds_the_unit_head_then_passes_to_the_leader(tenv: Env) -> None:
+    """Deadline policy 2026.2: calibration is an approval like any other; a head who lets it lapse loses it upward."""
+    e = tenv
+    unit, year = "KEC-MERSAM", 2021
+    head = head_of(unit)
+    leader = BY_NIP[head].atasan_nip
+    member = next(n for n in staff_of(unit) if BY_NIP[n].atasan_nip == head)
+    case_id, _ = await to_rating(e, member, year, {"hasil_kerja": S, "perilaku_kerja": S})
+    calibration = await calibration_of(e, case_id)
+    await decide(e, calibration, "ORG_PREDICATE", actor(leader), "SET", {"predicate": "ISTIMEWA"})  # type: ignore[arg-type]
+    task = await task_of(e.store, calibration, "CALIBRATION")
+    assert task["assignee_nip"] == head and task["deadlines"]["policy"] == "batanghari-deadlines-2026.2"
+    steps = [s["step"] for s in task["deadlines"]["steps"]]
+    assert steps[:2] == ["R2", "R0"] and "E1" in steps
+    e1 = next(datetime.fromisoformat(s["at"]) for s in task["deadlines"]["steps"] if s["step"] == "E1")
+    await e.env.sleep(e1 - await e.env.get_current_time() + timedelta(minutes=5))
+    for _ in range(400):
+        escalated = payloads(e.store, calibration, "TaskEscalated")
+        if escalated:
+            break
+        await asyncio.sleep(0.05)
+    assert [r["step"] for r in payloads(e.store, calibration, "TaskReminded")] == ["R2", "R0"]
+    assert escalated[0]["from_nip"] == head and escalated[0]["to_nip"] == leader and escalated[0]["mode"] == "reassign"
+    task = await task_of(e.store, calibration, "CALIBRATION")
+    await refused(
+        e.client.get_workflow_handle(calibration), CaseWorkflow.decide,
+        DecisionInput(task_id=task["task_id"], actor=actor(head), outcome="CALIBRATED", data={"adjustments": []}), "Forbidden",
+    )  # it is the leader's now
+    await decide(e, calibration, "CALIBRATION", actor(leader), "CALIBRATED", {"adjustments": []})  # type: ignore[arg-type]
+    assert payloads(e.store, calibration, "UnitCalibrated")[0]["final"] == {member: "BAIK"}

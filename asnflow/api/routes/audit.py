@@ -21,6 +21,7 @@ from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError, body, unavailable
 from asnflow.api.schemas import BIGINT_MAX, ActorPublic, EventPublic, VerifyPublic
+from asnflow.api.tenancy import require_case_tenant
 from asnflow.domain.audit import temporal_url
 from asnflow.domain.events import event_hash, hash_of
 
@@ -136,7 +137,9 @@ class AccessRecorder:
             actor = {"nip": user.nip, "role": "AUDITOR" if user.has("AUDITOR") else user.roles[0], "on_behalf_of": None}
             details = {"channel": "api", "method": scope["method"], "path": scope["path"], "query": request.url.query}
             try:
-                await asyncio.to_thread(act.record_access, res.event_store(), actor, access_action(scope["path"]), details)
+                await asyncio.to_thread(act.record_access, res.event_store(), actor, access_action(scope["path"]), details,
+                    tenant_prefix=user.actor().tenant,
+                )
             except Exception:  # noqa: BLE001 - an access that cannot be recorded is not served
                 log.exception("access not recorded", path=scope["path"])
                 err = unavailable("database")
@@ -203,7 +206,7 @@ def row_public(r: dict[str, Any], settings: Any = None) -> AuditEventPublic:
     recomputed = event_hash(
         type_name=r["type"], case_id=r["case_id"], process=r["process"], version=r["version"],
         occurred_at=occurred.isoformat(), actor=r["actor"], workflow_id=r["workflow_id"], run_id=r["run_id"],
-        reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"],
+        reason=r["reason"], payload=r["payload"], previous_hash=r["previous_hash"], tenant=r["tenant"],
     )
     # A row whose personal values the view never held: the check made when it was projected stands.
     valid = recomputed == r["hash"] if r.get("redacted_hash_valid") is None else bool(r["redacted_hash_valid"])
@@ -211,7 +214,7 @@ def row_public(r: dict[str, Any], settings: Any = None) -> AuditEventPublic:
         position=r["position"], version=r["version"], type=r["type"], case_id=r["case_id"], process=r["process"],
         occurred_at=occurred, actor=ActorPublic(**{k: r["actor"].get(k) for k in ("nip", "role", "on_behalf_of")}),
         reason=r["reason"], payload=redact(r["payload"]), previous_hash=r["previous_hash"], hash=r["hash"],
-        hash_valid=valid, workflow_id=r["workflow_id"], run_id=r["run_id"],
+        hash_valid=valid, workflow_id=r["workflow_id"], run_id=r["run_id"], tenant=r["tenant"],
         temporal_url=ui_link(settings, r["workflow_id"], r["run_id"]) if settings is not None else None,
     )
 
@@ -222,7 +225,7 @@ def event_public(position: int, event: Any, settings: Any) -> AuditEventPublic:
         process=event.process, occurred_at=event.occurred_at,
         actor=ActorPublic(**{k: event.actor.get(k) for k in ("nip", "role", "on_behalf_of")}),
         reason=event.reason, payload=redact(event.payload), previous_hash=event.previous_hash, hash=event.hash,
-        hash_valid=hash_of(event) == event.hash, workflow_id=event.workflow_id, run_id=event.run_id,
+        hash_valid=hash_of(event) == event.hash, workflow_id=event.workflow_id, run_id=event.run_id, tenant=event.tenant,
         temporal_url=ui_link(settings, event.workflow_id, event.run_id),
     )
 
@@ -258,7 +261,7 @@ async def export_events(
     head = await asyncio.to_thread(_max_position, settings.database_url)
     flt = act.ExportFilter(
         case_id=case_id, actor_nip=actor_nip, type=type, process=process, unit=unit, occurred_from=occurred_from,
-        occurred_to=occurred_to, after=after, until=min(until, head) if until is not None else head,
+        occurred_to=occurred_to, after=after, until=min(until, head) if until is not None else head, tenant=user.tenant,
     )
     chunks = act.export_chunks(
         settings.database_url, flt, format, codec=act.state_codec(settings), ui_url=act.temporal_ui_url(settings),
@@ -283,6 +286,8 @@ def verify_settings(settings: Any, case_id: str | None = None) -> act.VerifyRepo
 async def verify(user: CurrentUser, res: ResourcesDep, case_id: str | None = None) -> AuditVerifyPublic:
     """Detect rows changed, deleted or inserted in PostgreSQL: case chains plus the signed global chain."""
     require(user, *AUDIT_ROLES)
+    if case_id is not None:
+        require_case_tenant(user, case_id, res.settings.default_tenant)
     report = await asyncio.to_thread(verify_settings, res.settings, case_id)
     return AuditVerifyPublic(**asdict(report))
 
@@ -319,6 +324,7 @@ async def case_at(
 ) -> CaseAsOfPublic:
     """A case as it stood at time T (or version N), folded from the store: open tasks, decisions so far."""
     require(user, *AUDIT_ROLES)
+    require_case_tenant(user, case_id, res.settings.default_tenant)
     if at is not None and at.tzinfo is None:
         raise ApiError(422, "Waktu `at` harus memuat zona waktu.", "`at` must carry a time zone.", [{"field": "at"}])
     store = res.event_store()
@@ -338,6 +344,7 @@ async def case_at(
 async def case_bundle(case_id: str, user: CurrentUser, res: ResourcesDep) -> Response:
     """A signed bundle of one case for offline verification (`asnflow audit verify-bundle FILE`)."""
     require(user, *AUDIT_ROLES)
+    require_case_tenant(user, case_id, res.settings.default_tenant)
     settings = res.settings
 
     def build() -> bytes:
@@ -371,11 +378,13 @@ def _hold_public(res: Resources, case_id: str) -> HoldPublic:
 async def get_hold(case_id: str, user: CurrentUser, res: ResourcesDep) -> HoldPublic:
     """The case's legal hold and its retention class."""
     require(user, *AUDIT_ROLES)
+    require_case_tenant(user, case_id, res.settings.default_tenant)
     return await asyncio.to_thread(_hold_public, res, case_id)
 
 
 async def _set_hold(case_id: str, user: User, res: Resources, body_: HoldCreate, held: bool) -> HoldPublic:
     require(user, *AUDIT_ROLES)
+    require_case_tenant(user, case_id, res.settings.default_tenant)
     actor = user.actor().as_event_actor()
     try:
         await asyncio.to_thread(

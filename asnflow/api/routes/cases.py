@@ -13,6 +13,7 @@ from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
 from asnflow.api.schemas import BIGINT_MAX, CaseEventsPublic, CasePublic, CasesPublic, EventPublic
+from asnflow.api.tenancy import require_case_tenant
 from asnflow.domain.events import GENESIS_HASH, hash_of
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -113,12 +114,14 @@ def event_public(position: int, event: Any, hash_valid: bool) -> EventPublic:
         hash_valid=hash_valid,
         workflow_id=event.workflow_id,
         run_id=event.run_id,
+        tenant=event.tenant,
     )
 
 
 @router.get("/{case_id}/events", response_model=CaseEventsPublic)
 async def case_events(case_id: str, user: CurrentUser, conn: DbDep, res: ResourcesDep) -> CaseEventsPublic:
     """The case's full history from the event store, each hash and link checked."""
+    require_case_tenant(user, case_id, res.settings.default_tenant)
     if not user.has(*SEE_ALL):
         await visible_case(conn, user, case_id)
     # Oversight reads the store directly: the record, not a view that may lag a moment behind.

@@ -25,8 +25,10 @@ from asnflow.api.schemas import BIGINT_MAX
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.api.updates import deliver
+from asnflow.api.tenancy import tenant_prefix
 from asnflow.domain import complaints as cp
 from asnflow.domain.organisation import INSPEKTORAT, UNITS, UNITS_BY_CODE, Role
+from asnflow.domain.tenancy import with_prefix
 from asnflow.workflows.complaint import ComplaintWorkflow
 from asnflow.workflows.complaint_contracts import ReporterResponseInput, StartComplaintInput
 
@@ -219,6 +221,12 @@ async def file_complaint(
     request: Request, res: Resources, conn: Any, body: ComplaintCreate, channel: str
 ) -> ComplaintFiledPublic:
     """Check and start one report; nothing is recorded when any check fails."""
+    prefix = tenant_prefix(request, res.settings)
+    if prefix is not None:
+        # The desk's units, roles and periods are Batanghari's; another tenant's desk is not set up yet.
+        raise ApiError(
+            409, f"Layanan pengaduan instansi {prefix} belum tersedia.", f"The complaint desk of tenant {prefix} is not available yet.",
+        )
     data = body.model_dump()
     data["attachments"] = [a.model_dump() for a in body.attachments]
     problems = cp.validate_intake(data)
@@ -250,7 +258,8 @@ async def file_complaint(
     client = await res.temporal_client()
     for _ in range(3):  # a code collision (60 random bits) is practically impossible, but is not an error
         code = cp.format_code(secrets.randbits(60))
-        case_id = cp.case_id_for_code(code)
+        # The report belongs to the tenant the intake names (`?tenant=`, else the default tenant).
+        case_id = with_prefix(prefix, cp.case_id_for_code(code))
         inp = StartComplaintInput(
             case_id=case_id,
             kind=body.kind or "",
@@ -300,7 +309,14 @@ async def load_by_code(conn: Any, raw_code: str) -> tuple[str, dict[str, Any]]:
     code = cp.normalise_code(raw_code)
     if code is None:
         raise bad_code()
-    row = await (await conn.execute("SELECT * FROM complaints WHERE case_id = %s", [cp.case_id_for_code(code)])).fetchone()
+    # The connection sees its tenant's rows only; a non-default tenant's case ids carry its prefix.
+    case_id = cp.case_id_for_code(code)
+    row = await (
+        await conn.execute(
+            "SELECT * FROM complaints WHERE case_id = %s OR case_id = current_setting('asnflow.tenant') || '.' || %s",
+            [case_id, case_id],
+        )
+    ).fetchone()
     if row is None:
         raise unknown_code()
     return code, row

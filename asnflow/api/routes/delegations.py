@@ -128,7 +128,7 @@ async def grant(body: DelegationCreate, user: CurrentUser, conn: DbDep, res: Res
         raise ApiError(
             409, "Pelaksana sendiri sedang melimpahkan wewenangnya pada masa ini.", "The acting official is away (has delegated) in this period."
         )
-    delegation_id = delegation_case_id(uuid.uuid4().hex[:12])
+    delegation_id = user.case_id(delegation_case_id(uuid.uuid4().hex[:12]))
     inp = GrantDelegationInput(
         delegation_id=delegation_id,
         delegation=Delegation(

@@ -105,11 +105,12 @@ async def start_evaluation(body: EvaluationCreate, user: CurrentUser, conn: DbDe
             "Hanya pegawai itu, atasannya, BKPSDM atau ADMIN yang boleh memulai evaluasinya.",
             "Only the employee, their superior, BKPSDM or ADMIN may start this evaluation.",
         )
-    case_id = evaluation_case_id(body.nip, body.year)
+    case_id = user.case_id(evaluation_case_id(body.nip, body.year))
     client = await res.temporal_client()
     try:
         started = await start_case(
-            client, res.settings.task_queue, body.nip, body.year, row["unit"], user.actor(), res.settings.evaluation_policy
+            client, res.settings.task_queue, body.nip, body.year, row["unit"], user.actor(), res.settings.evaluation_policy,
+            tenant_prefix=user.actor().tenant,
         )
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
@@ -134,7 +135,8 @@ async def start_evaluation_season(body: SeasonCreate, user: CurrentUser, res: Re
     client = await res.temporal_client()
     try:
         case_id, new = await start_season(
-            client, res.settings.task_queue, res.settings.database_url, body.year, user.actor(), res.settings.evaluation_policy
+            client, res.settings.task_queue, res.settings.database_url, body.year, user.actor(), res.settings.evaluation_policy,
+            tenant=user.tenant, default_tenant=res.settings.default_tenant,
         )
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):

@@ -63,7 +63,7 @@ async def refuse_relatives(conn: Any, actor_nip: str | None, subject_nip: str | 
 async def _append(res: Any, user: User, type_name: str, payload: dict[str, Any], reason: str = "") -> int:
     """One event on the declarer's kinship sequence, at exactly the next version."""
     store = res.event_store()
-    case_id = kin.kinship_case_id(user.nip)
+    case_id = user.case_id(kin.kinship_case_id(user.nip))
     history = await asyncio.to_thread(read_case, store, case_id)
     inp = RecordInput(
         case_id=case_id, process="directory", expected_version=len(history),

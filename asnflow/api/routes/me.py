@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["directory"])
 @router.get("/me", response_model=MePublic)
 async def me(user: CurrentUser) -> MePublic:
     """Who the token says I am."""
-    return MePublic(nip=user.nip, name=user.name, roles=user.roles, unit=user.unit)
+    return MePublic(nip=user.nip, name=user.name, roles=user.roles, unit=user.unit, tenant=user.tenant)
 
 
 @router.get("/employees/{nip}/history")
@@ -28,7 +28,7 @@ async def employee_history(nip: str, user: CurrentUser, conn: DbDep, res: Resour
     """A directory entry's events (career timeline): oneself, or HR and oversight; NIK and contacts redacted."""
     if not (user.nip == nip or user.has("BKPSDM", "ADMIN", "AUDITOR")):
         raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
-    stored = await asyncio.to_thread(read_case, res.event_store(), employee_case_id(nip))
+    stored = await asyncio.to_thread(read_case, res.event_store(), user.case_id(employee_case_id(nip)))
     if not stored:
         raise ApiError(404, "Pegawai tidak ditemukan.", "Employee not found.")
     return {

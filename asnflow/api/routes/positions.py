@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from asnflow.activities.position import compute_pool
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up, require
 from asnflow.api.errors import ApiError
 from asnflow.api.routes.promotions import SEE_ALL, _sync, decide_imported, facts_of, links, may_propose, rpc_errors, today, unprocessable
@@ -132,6 +133,7 @@ async def open_position(body: PositionCreate, user: CurrentUser, res: ResourcesD
     problems = start_problems(body.jenis_jabatan, body.unit, panel, pool.names, user.actor(), pool.candidates)
     if problems:
         raise refused(problems)
+    default_tenant_only(user)  # units, positions and directory look-ups of this process are Batanghari's
     case_id = position_case_id(body.unit, body.jabatan, today().isoformat())
     arg = StartPositionInput(case_id=case_id, jabatan=body.jabatan, jenis_jabatan=body.jenis_jabatan, unit=body.unit, panel=panel,
                              proposed_by=user.actor(), atasan_nip=body.atasan_nip, candidate_nips=body.candidate_nips, note=body.note)
@@ -150,6 +152,7 @@ async def open_selection(body: SelectionCreate, user: CurrentUser, conn: DbDep, 
     problems = pansel_problems(members, body.unit, user.actor(), {r["nip"]: r["nama"] for r in rows})
     if problems:
         raise refused(problems)
+    default_tenant_only(user)
     case_id = selection_case_id(body.unit, today().isoformat())
     arg = StartSelectionInput(case_id=case_id, jabatan=body.jabatan, unit=body.unit, pansel=members, proposed_by=user.actor(),
                               atasan_nip=body.atasan_nip, registration_days=body.registration_days, note=body.note)

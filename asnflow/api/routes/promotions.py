@@ -23,6 +23,7 @@ from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, Resourc
 from asnflow.api.errors import ApiError, unavailable
 from asnflow.api.routes.tasks import act
 from asnflow.api.schemas import NIP_PATTERN, CaseAccepted
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import promotion as rules
 from asnflow.domain.events import canonical
 from asnflow.domain.organisation import UNITS_BY_CODE, JenisJabatan
@@ -186,6 +187,7 @@ async def propose(body: PromotionCreate, user: CurrentUser, res: ResourcesDep) -
         codes = ", ".join(f.rule for f in result.failures)
         raise unprocessable(f"Usulan tidak memenuhi syarat ({codes}).", f"The proposal does not meet the requirements ({codes}).", failures)
     period = body.period.isoformat()
+    default_tenant_only(user)  # the directory look-ups and unit checks of promotion are Batanghari's
     case_id = promotion_case_id(body.nip, period)
     client = await res.temporal_client()
     try:
@@ -237,6 +239,7 @@ async def propose_batch(body: BatchCreate, user: CurrentUser, res: ResourcesDep)
     if problems:
         raise unprocessable(problems[0]["id"], problems[0]["en"], problems)
     period = body.period.isoformat()
+    default_tenant_only(user)
     case_id = f"promotion-batch-{period[:7]}-{uuid.uuid4().hex[:8]}"
     client = await res.temporal_client()
     try:
@@ -371,6 +374,7 @@ async def propose_rotation(body: RotationCreate, user: CurrentUser, res: Resourc
         problems.append(rules.problem("unit_baru", "Unit tujuan tidak dikenal.", "Unknown destination unit."))
     if problems:
         raise unprocessable(problems[0]["id"], problems[0]["en"], problems)
+    default_tenant_only(user)
     case_id = rotation_case_id(body.nip, today().isoformat())
     client = await res.temporal_client()
     try:

@@ -24,6 +24,7 @@ from asnflow.api.schemas import (
     TaskActionPublic,
     TaskPublic,
 )
+from asnflow.domain.tenancy import case_prefix
 from asnflow.workflows.contracts import (
     CancelTaskInput,
     ReleaseInput,
@@ -215,6 +216,9 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
     except ValueError:
         raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.") from None
     actor = getattr(arg, "actor", None)
+    if actor is not None and actor.tenant != case_prefix(case_id):
+        # Another tenant's task: as unknown as a task that does not exist (the workflow refuses it too).
+        raise ApiError(404, "Tugas tidak ditemukan.", "Task not found.")
     if actor is not None and update is not CaseWorkflow.release:
         # Merit over kinship: the registry is a view, so it is checked here before the Update.
         row = await load_task(conn, task_id)

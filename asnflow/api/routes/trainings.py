@@ -15,6 +15,7 @@ from asnflow.api.auth import User
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up
 from asnflow.api.updates import deliver
 from asnflow.api.errors import ApiError, unavailable
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import training as tr
 from asnflow.domain.organisation import UNITS_BY_CODE
 from asnflow.workflows.training import TrainingEnrolmentWorkflow, TrainingLatsarWorkflow, TrainingWorkflow
@@ -173,6 +174,7 @@ async def start_cycle(body: CycleCreate, user: CurrentUser, res: ResourcesDep) -
         schedule = TrainingSchedule(reminders=body.schedule.reminders, report_at=body.schedule.report_at)
     if problems:
         raise _problems_error(422, problems)
+    default_tenant_only(user)
     case_id = cycle_case_id(body.year)
     await _start(
         res, TrainingWorkflow.run,
@@ -234,6 +236,7 @@ async def propose_enrolment(body: EnrolmentCreate, user: CurrentUser, conn: DbDe
         if not eligibility["eligible"]:
             reasons = [{"field": "course", **r} for r in eligibility["reasons"]]
             raise ApiError(422, f"Pegawai belum memenuhi syarat {course.code}.", f"The employee does not qualify for {course.code}.", reasons)
+    default_tenant_only(user)
     case_id = enrolment_case_id(body.year, body.nip, course.code)
     duplicate = ApiError(409, f"Usulan {course.code} {body.year} untuk NIP ini sudah ada.", f"This {body.year} {course.code} proposal already exists.")
     if await (await conn.execute("SELECT 1 FROM training_enrolments WHERE case_id = %s", [case_id])).fetchone():
@@ -340,6 +343,7 @@ async def hand_off_latsar(body: LatsarCreate, user: CurrentUser, conn: DbDep, re
         problems.append({"field": "tmt_cpns", "id": "TMT CPNS selalu tanggal 1 suatu bulan.", "en": "TMT CPNS is always the 1st of a month."})
     if problems:
         raise _problems_error(422, problems)
+    default_tenant_only(user)
     case_id = latsar_case_id(body.nip)
     await _start(
         res, TrainingLatsarWorkflow.run,

@@ -35,7 +35,7 @@ async function setupAuth() {
   if (document.body.dataset.dev === "true") {
     const users = await fetch("/dev/users").then((r) => r.json());
     for (const u of users) {
-      const o = document.createElement("option"); o.value = u.nip; o.textContent = `${u.nama} — ${u.roles.join(", ")}`;
+      const o = document.createElement("option"); o.value = u.nip; o.textContent = `${u.nama} — ${u.roles.join(", ")}${u.tenant ? ` [${u.tenant}]` : ""}`;
       $("#demo").appendChild(o);
     }
     $("#demo").addEventListener("change", async () => {
