@@ -22,16 +22,16 @@ from asnflow.workflows.selection_contracts import (
     application_case_id,
 )
 
-# Uploads wait here, addressed by their SHA-256, until the round takes them in; the event then holds every row.
+# Uploads wait here (in public: API connections search their tenant's schema), addressed by their SHA-256, until the round takes them in; the event then holds every row.
 STAGING_DDL = (
-    "CREATE TABLE IF NOT EXISTS selection_files (sha256 text NOT NULL, case_id text NOT NULL, stage text NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS public.selection_files (sha256 text NOT NULL, case_id text NOT NULL, stage text NOT NULL,"
     " content bytea NOT NULL, extra jsonb NOT NULL DEFAULT '{}'::jsonb, uploaded_by text, uploaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (case_id, sha256))"
 )
 
 
 STAGE_SQL = (
-    "INSERT INTO selection_files (sha256, case_id, stage, content, extra, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (case_id, sha256) DO UPDATE SET extra = selection_files.extra || EXCLUDED.extra"
+    "INSERT INTO public.selection_files (sha256, case_id, stage, content, extra, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (case_id, sha256) DO UPDATE SET extra = public.selection_files.extra || EXCLUDED.extra"
 )
 
 
@@ -82,7 +82,7 @@ class SelectionActivities:
     def _staged(self, sha: str, case_id: str) -> tuple[bytes, dict[str, Any]]:
         with psycopg.connect(self.database_url) as conn:
             ensure_staging(conn)
-            row = conn.execute("SELECT content, extra FROM selection_files WHERE sha256 = %s AND case_id = %s", [sha, case_id]).fetchone()
+            row = conn.execute("SELECT content, extra FROM public.selection_files WHERE sha256 = %s AND case_id = %s", [sha, case_id]).fetchone()
         if row is None:
             raise refuse(ERR_INVALID, [sel.problem("file_sha256", "Berkas unggahan tidak ditemukan.", "The uploaded file was not found.")])
         return bytes(row[0]), row[1]

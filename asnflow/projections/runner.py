@@ -91,8 +91,7 @@ def _apply_page(view: View, pairs: list[tuple[object, int]]) -> int:
         todo = [(event, position) for event, position in pairs if position > current]
         if not todo:
             return current
-        for event, position in todo:
-            view.apply(curs, event, position)
+        view.apply_page(curs, todo)
         view._insert_tracking(curs, Tracking(APP_NAME, todo[-1][1]))  # noqa: SLF001
         return todo[-1][1]
 

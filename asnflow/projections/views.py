@@ -67,10 +67,18 @@ class View(PostgresTrackingRecorder):
     def process(self, event: Any, tracking: Tracking) -> None:
         """Apply one event and advance tracking atomically (exactly once per position)."""
         with self.datastore.transaction(commit=True) as curs:
-            if isinstance(event, ev.CaseEvent):
-                set_tenant(curs, event.tenant)
-            self.apply(curs, event, tracking.notification_id)
+            self.apply_page(curs, [(event, tracking.notification_id)])
             self._insert_tracking(curs, tracking)
+
+    def apply_page(self, curs: Cursor[DictRow], pairs: Iterable[tuple[Any, int]]) -> None:
+        """Write the rows of (event, position) pairs in order, each under its event's tenant (no commit)."""
+        current: str | None = None
+        for event, position in pairs:
+            # Set only when it changes: a page holds long runs of one tenant's events.
+            if isinstance(event, ev.CaseEvent) and event.tenant != current:
+                set_tenant(curs, event.tenant)
+                current = event.tenant
+            self.apply(curs, event, position)
 
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
         """Write the rows one event implies (no commit)."""
@@ -84,15 +92,9 @@ class View(PostgresTrackingRecorder):
         # Pipeline mode sends the statements without waiting for each reply (same SQL, same order),
         # so the server keeps working while the next page is read.
         with curs.connection.pipeline():
-            current: list[str | None] = [None]
 
             def write(page: Iterable[tuple[Any, int]]) -> None:
-                for event, position in page:
-                    # Set only when it changes: a rebuild reads long runs of one tenant's events.
-                    if isinstance(event, ev.CaseEvent) and event.tenant != current[0]:
-                        set_tenant(curs, event.tenant)
-                        current[0] = event.tenant
-                    self.apply(curs, event, position)
+                self.apply_page(curs, page)
 
             yield write
 
