@@ -16,6 +16,7 @@ from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catc
 from asnflow.api.errors import ApiError
 from asnflow.api.routes.complaints import RateLimiter, _state
 from asnflow.api.routes.trainings import _problems_error, _start, _update
+from asnflow.api.tenancy import default_tenant_only
 from asnflow.domain import selection as sel
 from asnflow.domain.organisation import UNITS_BY_CODE
 from asnflow.workflows.selection import SelectionWorkflow
@@ -123,6 +124,7 @@ async def start_selection(body: SelectionCreate, user: CurrentUser, res: Resourc
     problems = sel.formation_problems(body.formations, rules, set(UNITS_BY_CODE))
     if problems:
         raise _problems_error(422, problems)
+    default_tenant_only(user)  # rounds, views and the public desk are not yet kept apart per tenant
     case_id = selection_case_id(body.year, body.slug)
     await _start(
         res, SelectionWorkflow.run,
