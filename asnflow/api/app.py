@@ -16,6 +16,8 @@ from asnflow.api.deps import Resources
 from asnflow.api.routes import audit, cases, complaints, delegations, evaluations, health, kinship, me, notifications, positions, promotions, selections, stats, tasks, trainings
 from asnflow.api.tenancy import TenantSchemas
 
+from asnflow.api.routes import forms  # decision forms (kept off the line above, which every process edits)
+
 
 def make_verifier(settings: Any) -> TokenVerifier:
     """Dev mode trusts the data folder's key; otherwise a configured public key or JWKS is required."""
@@ -80,4 +82,5 @@ def create_app(settings: Any) -> FastAPI:
     audit.install(app)  # every auditor access is recorded before it is served
     for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, positions, stats, complaints, notifications, delegations, trainings, selections, web):
         app.include_router(module.router)
+    app.include_router(forms.router)
     return app

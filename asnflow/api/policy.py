@@ -36,6 +36,8 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/me"): PUBLIC,
     ("GET", "/audit"): PUBLIC,
     ("GET", "/dashboards"): PUBLIC,
+    ("GET", "/notifications"): PUBLIC,
+    ("GET", "/delegations"): PUBLIC,
     ("GET", "/static/{name}"): PUBLIC,
     ("GET", "/dev/users"): PUBLIC,  # 404 unless the stack runs in dev mode
     ("GET", "/dev/token"): PUBLIC,  # 404 unless the stack runs in dev mode
@@ -60,6 +62,8 @@ POLICY: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/tasks/{task_id}/decision"): SIGNED_IN,
     ("POST", "/api/v1/tasks/decisions"): SIGNED_IN,
     ("POST", "/api/v1/tasks/{task_id}/cancel"): ("ADMIN",),
+    ("GET", "/api/v1/decision-forms"): SIGNED_IN,
+    ("GET", "/api/v1/decision-forms/{kind}"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}/history"): SIGNED_IN,
     ("GET", "/api/v1/employees/{nip}/personal"): SIGNED_IN,  # the handler: only the person, BKPSDM, ADMIN

@@ -13,10 +13,12 @@ from asnflow.api.auth import mint_token
 from asnflow.api.deps import ResourcesDep
 from asnflow.api.errors import ApiError
 from asnflow.api.i18n import choose_language, texts
+from asnflow.domain.deadlines import DELEGATION_TYPES
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 HERE = Path(__file__).parent
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+DELEGATION_PROCESSES = ("evaluation", "promotion", "training", "complaint", "selection")  # a delegation's scope
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -62,6 +64,21 @@ async def audit_page(request: Request, res: ResourcesDep) -> HTMLResponse:
 async def dashboards_page(request: Request, res: ResourcesDep) -> HTMLResponse:
     """Charts drawn in the page from the stats API."""
     return render(request, res, "dashboards")
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """My notifications: list, mark read."""
+    return render(request, res, "notifications")
+
+
+@router.get("/delegations", response_class=HTMLResponse)
+async def delegations_page(request: Request, res: ResourcesDep) -> HTMLResponse:
+    """Acting officials (Plt/Plh) and substitutes: grant, list mine, end early."""
+    return render(
+        request, res, "delegations", delegation_types=DELEGATION_TYPES,
+        processes=DELEGATION_PROCESSES,
+    )
 
 
 @router.get("/static/{name}")

@@ -608,12 +608,15 @@ def validate_latsar_enrolment(data: dict[str, Any]) -> list[Problem]:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip() or len(value) > 200:
             problems.append(_problem(name, f"{name} wajib diisi (≤ 200 karakter).", f"{name} is required (≤ 200 characters)."))
-    try:
-        starts, ends = date.fromisoformat(str(data.get("starts_on"))), date.fromisoformat(str(data.get("ends_on")))
-        if ends < starts:
-            problems.append(_problem("ends_on", "Tanggal selesai sebelum tanggal mulai.", "The end date is before the start date."))
-    except ValueError:
-        problems.append(_problem("starts_on", "Tanggal mulai dan selesai harus ISO (YYYY-MM-DD).", "Start and end dates must be ISO (YYYY-MM-DD)."))
+    days: dict[str, date] = {}
+    for name in ("starts_on", "ends_on"):
+        # Each date named on its own, so that a form shows the message beside the field that is wrong.
+        try:
+            days[name] = date.fromisoformat(str(data.get(name)))
+        except ValueError:
+            problems.append(_problem(name, "Tanggal mulai dan selesai harus ISO (YYYY-MM-DD).", "Start and end dates must be ISO (YYYY-MM-DD)."))
+    if len(days) == 2 and days["ends_on"] < days["starts_on"]:
+        problems.append(_problem("ends_on", "Tanggal selesai sebelum tanggal mulai.", "The end date is before the start date."))
     return problems
 
 

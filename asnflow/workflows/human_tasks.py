@@ -15,6 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from asnflow.activities.notifications import DeadlineActivities, NotificationActivities
     from asnflow.activities.recording import RecordingActivities
+    from asnflow.domain import decision_forms
     from asnflow.domain import deadlines as dl
     from asnflow.domain.events import GENESIS_HASH
     from asnflow.domain.tenancy import case_prefix
@@ -515,6 +516,9 @@ class CaseWorkflow:
             problems.append(problem("reason", "Alasan wajib diisi.", "A reason is required for this outcome."))
         if not problems:
             problems = self.validate_decision_data(task, inp)
+        if not problems:
+            # The kind's served form, as a validator too: the page cannot ask for less than is checked here.
+            problems = decision_forms.check(task.spec.kind, inp.outcome, inp.data)
         if problems:
             raise reject(ERR_INVALID, *problems)
 

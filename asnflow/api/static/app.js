@@ -68,50 +68,37 @@ async function loadTimeline(caseId) {
 
 // --- inbox ------------------------------------------------------------------------------------
 let current = null;
-const RATINGS = ["DI_ATAS_EKSPEKTASI", "SESUAI_EKSPEKTASI", "DI_BAWAH_EKSPEKTASI"];
-
-function kindFields(kind) {
-  if (kind === "SKP_DRAFT") {
-    return `<fieldset><legend>${T["decide.targets"]}</legend><div id="targets"></div>
-      <button type="button" class="secondary" id="add-target">${T["decide.add_target"]}</button></fieldset>`;
-  }
-  if (kind === "RATING") {
-    const sel = (id, label) => `<label>${label} <select id="${id}">${RATINGS.map((r) => `<option>${r}</option>`).join("")}</select></label>`;
-    return sel("hasil_kerja", T["decide.hasil"]) + sel("perilaku_kerja", T["decide.perilaku"]);
-  }
-  return `<label>${T["decide.data"]} <textarea id="data" rows="3" cols="50">{}</textarea></label>`;
-}
-
-function addTarget() {
-  const n = document.querySelectorAll("#targets .target").length + 1;
-  const div = document.createElement("div"); div.className = "row target";
-  div.innerHTML = `<label>${T["decide.indicator"]} ${n} <input class="indikator" size="40" required></label><label>${T["decide.target"]} ${n} <input class="target-value" size="16" required></label>`;
-  $("#targets").appendChild(div);
-}
-
-function decisionData(kind) {
-  if (kind === "SKP_DRAFT") {
-    return {targets: [...document.querySelectorAll("#targets .target")].map((d) => ({indikator: $(".indikator", d).value, target: $(".target-value", d).value}))};
-  }
-  if (kind === "RATING") return {hasil_kerja: $("#hasil_kerja").value, perilaku_kerja: $("#perilaku_kerja").value};
-  return JSON.parse($("#data").value || "{}");
-}
 
 async function openTask(t) {
   current = t; $("#decide").hidden = false;
   $("#decide-task").textContent = t.title;
-  $("#outcome").innerHTML = t.outcomes.map((o) => `<option>${esc(o)}</option>`).join("");
-  $("#kind-fields").innerHTML = kindFields(t.kind);
-  if (t.kind === "SKP_DRAFT") { addTarget(); $("#add-target").addEventListener("click", addTarget); }
+  // Nothing can be typed into the previous task's form while this one is being drawn.
+  const formEl = $("#decide-form"); formEl.inert = true; $("#reason").value = "";
+  try { await drawTask(t); } finally { formEl.inert = false; }
+  $("#decide-h").focus();
+}
+
+async function drawTask(t) {
+  const form = await decisionForm(t.kind);
+  const label = (o) => form && form.outcomes[o] ? `${o} — ${form.outcomes[o][window.LANG] || form.outcomes[o].id}` : o;
+  $("#outcome").innerHTML = t.outcomes.map((o) => `<option value="${esc(o)}">${esc(label(o))}</option>`).join("");
+  const history = await loadTimeline(t.case_id);
+  renderDecisionForm($("#kind-fields"), form, () => $("#outcome").value, caseFacts(history.data));
+  $("#behalf").textContent = t.on_behalf_of ? `${T["form.behalf"]} ${t.on_behalf_of}` : "";
   $("#case-link").textContent = t.case_id; $("#case-link").href = `/cases/${encodeURIComponent(t.case_id)}`;
   $("#result").textContent = "";
-  await loadTimeline(t.case_id);
-  $("#outcome").focus();
+  clearFieldErrors($("#decide-form"));
 }
 
 async function act(t, action) {
-  try { await api(`/api/v1/tasks/${encodeURIComponent(t.id)}/${action}`, {method: "POST", body: "{}"}); await loadInbox(); }
-  catch (e) { showError(e); }
+  try {
+    await api(`/api/v1/tasks/${encodeURIComponent(t.id)}/${action}`, {method: "POST", body: "{}"});
+    announce($("#inbox-status"), `${action === "claim" ? T["form.claimed"] : T["form.released"]}: ${t.title}`);
+    await loadInbox();
+    // Keyboard users stay on the task they acted on: its Open button is the next step.
+    const again = document.querySelector(`#tasks tr[data-task="${CSS.escape(t.id)}"] .open-task`);
+    if (again) again.focus();
+  } catch (e) { showError(e); }
 }
 
 async function loadInbox() {
@@ -123,31 +110,46 @@ async function loadInbox() {
   for (const t of tasks.data) {
     const tr = document.createElement("tr"); tr.dataset.task = t.id;
     tr.innerHTML = `<td><input type="checkbox" class="pick" aria-label="${T["col.select"]}: ${esc(t.title)}" value="${esc(t.id)}"></td>` +
-      `<td>${esc(t.title)}<br><small>${esc(t.case_id)}</small></td><td>${esc(t.kind)}</td>` +
+      `<td>${esc(t.title)}<br><small>${esc(t.case_id)}</small>${t.on_behalf_of ? `<br><small>${T["form.behalf"]} ${esc(t.on_behalf_of)}</small>` : ""}</td><td>${esc(t.kind)}</td>` +
       `<td class="${t.overdue ? "late" : ""}">${day(t.due_at)}${t.overdue ? " · " + T["task.late"] : ""}</td><td>${esc(t.status)}</td><td class="actions"></td>`;
     const cell = $(".actions", tr);
     const button = (label, fn, cls = "") => { const b = document.createElement("button"); b.type = "button"; b.textContent = label; if (cls) b.className = cls; b.addEventListener("click", fn); cell.appendChild(b); };
-    button(T["task.open"], () => openTask(t));
+    button(T["task.open"], () => openTask(t).catch(showError), "open-task");
     if (t.status === "open" && !t.assignee_nip) button(T["task.claim"], () => act(t, "claim"), "secondary");
     if (t.status === "claimed") button(T["task.release"], () => act(t, "release"), "secondary");
+    $(".pick", tr).dataset.outcomes = JSON.stringify(t.outcomes);
+    $(".pick", tr).addEventListener("change", bulkOutcomes);
     body.appendChild(tr);
   }
+  bulkOutcomes();
   if (!tasks.data.length) body.innerHTML = `<tr><td colspan="6">${T["inbox.empty"]}</td></tr>`;
+  return tasks.data;
+}
+
+function bulkOutcomes() {
+  // Only the outcomes every selected task accepts can be chosen for all of them.
+  const picked = [...document.querySelectorAll(".pick:checked")].map((c) => JSON.parse(c.dataset.outcomes));
+  const common = picked.length ? picked.reduce((a, b) => a.filter((o) => b.includes(o))) : [];
+  const sel = $("#bulk-outcome"), keep = sel.value;
+  sel.innerHTML = `<option value="">${T["form.choose"]}</option>` + common.map((o) => `<option>${esc(o)}</option>`).join("");
+  if (common.includes(keep)) sel.value = keep;
 }
 
 async function initInbox() {
   $("#filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadInbox().catch(showError); });
   $("#decide-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    const formEl = $("#decide-form");
+    clearFieldErrors(formEl);
+    let data;
+    try { data = collectDecisionData($("#kind-fields")); } catch (e) { showProblems(formEl, $("#result"), e); return; }
     try {
       const r = await api(`/api/v1/tasks/${encodeURIComponent(current.id)}/decision`, {method: "POST",
-        body: JSON.stringify({outcome: $("#outcome").value, reason: $("#reason").value, data: decisionData(current.kind)})});
-      $("#result").innerHTML = `<span class="ok">✔ ${esc(r.event_type)} #${r.position}</span>`;
+        body: JSON.stringify({outcome: $("#outcome").value, reason: $("#reason").value, data})});
+      announce($("#result"), `✔ ${T["form.decided"]}: ${r.event_type} #${r.position}`, "ok");
+      $("#result").focus();
       await loadTimeline(current.case_id); await loadInbox();
-    } catch (e) {
-      const detail = (e.body && e.body.problems || []).map((p) => (window.LANG === "en" ? p.en : p.id)).join("; ");
-      $("#result").innerHTML = `<span class="err">✘ ${esc(e.message)}${detail ? ": " + esc(detail) : ""}</span>`;
-    }
+    } catch (e) { showProblems(formEl, $("#result"), e); }
   });
   $("#bulk-submit").addEventListener("click", async () => {
     const items = [...document.querySelectorAll(".pick:checked")].map((c) => ({task_id: c.value, outcome: $("#bulk-outcome").value, reason: $("#bulk-reason").value}));
@@ -158,7 +160,10 @@ async function initInbox() {
       await loadInbox();
     } catch (e) { showError(e); }
   });
-  await loadInbox();
+  const tasks = await loadInbox();
+  const wanted = new URLSearchParams(location.search).get("task");  // from a notification's link
+  const found = wanted && tasks.find((x) => x.id === wanted);
+  if (found) await openTask(found);
 }
 
 // --- case page ----------------------------------------------------------------------------------
@@ -295,15 +300,379 @@ async function initDashboards() {
   });
 }
 
+// --- decision forms: drawn from the API's description of each task kind (GET /api/v1/decision-forms) ----------
+// The workflow validates a decision against the same description, so the page asks exactly what is checked.
+let formsByKind = null;
+let fieldSeq = 0;
+const L = (label) => label ? (label[window.LANG] || label.id) : "";
+
+async function decisionForm(kind) {
+  if (!formsByKind) {
+    const all = await api("/api/v1/decision-forms");
+    formsByKind = Object.fromEntries(all.data.map((f) => [f.kind, f]));
+  }
+  return formsByKind[kind] || null;
+}
+
+function announce(el, text, cls = "") {
+  el.className = cls; el.textContent = "";
+  // A fresh text node after clearing makes screen readers announce a repeated message too.
+  setTimeout(() => { el.textContent = text; }, 30);
+}
+
+function fieldBox(f, path, control) {
+  // One labelled control with its help and its error slot (aria-describedby points at both).
+  const id = `fld-${++fieldSeq}`;
+  const box = document.createElement("div"); box.className = "field"; box.dataset.when = (f.when || []).join(" ");
+  const req = f.required ? ` <span class="req">(${T["form.required"]})</span>` : "";
+  box.innerHTML = `<label for="${id}">${esc(L(f.label))}${req}</label>`;
+  control.id = id; control.dataset.path = path; control.dataset.type = f.type;
+  if (f.required) control.setAttribute("aria-required", "true");
+  const described = [];
+  box.appendChild(control);
+  if (f.help) { const h = document.createElement("small"); h.className = "hint"; h.id = id + "-help"; h.textContent = L(f.help); box.appendChild(h); described.push(h.id); }
+  const err = document.createElement("span"); err.className = "field-err"; err.id = id + "-err"; err.dataset.errFor = path; box.appendChild(err); described.push(err.id);
+  control.setAttribute("aria-describedby", described.join(" "));
+  return box;
+}
+
+function scalarControl(f) {
+  let el;
+  if (f.type === "select" || f.type === "boolean") {
+    el = document.createElement("select");
+    const opts = f.type === "boolean"
+      ? [{value: true, label: {id: "Ya", en: "Yes"}}, {value: false, label: {id: "Tidak", en: "No"}}]
+      : f.options || [];
+    el.innerHTML = `<option value="">${T["form.choose"]}</option>` +
+      opts.map((o, i) => `<option value="${i}">${esc(typeof o.value === "string" && L(o.label) !== o.value ? `${L(o.label)} (${o.value})` : L(o.label))}</option>`).join("");
+    el._options = opts;  // option values may be booleans: the index maps back to the JSON value
+  } else if (f.type === "textarea") {
+    el = document.createElement("textarea"); el.rows = 3; el.cols = 48;
+  } else {
+    el = document.createElement("input");
+    el.type = {number: "number", date: "date"}[f.type] || "text";
+    if (f.type === "number") { if (f.minimum != null) el.min = f.minimum; if (f.maximum != null) el.max = f.maximum; el.step = f.integer ? "1" : "any"; el.inputMode = f.integer ? "numeric" : "decimal"; }
+    if (f.type === "sha256") { el.size = 66; el.spellcheck = false; el.autocomplete = "off"; }
+  }
+  if (f.max_length) el.maxLength = f.max_length;
+  return el;
+}
+
+function scalarValue(el) {
+  if (el._options) return el.value === "" ? undefined : el._options[Number(el.value)].value;
+  const v = el.value.trim();
+  if (v === "") return undefined;
+  if (el.dataset.type === "number") return Number(v);
+  return el.tagName === "TEXTAREA" ? el.value : v;
+}
+
+function caseFacts(events) {
+  // The latest value of every payload key in the case's history (e.g. the dossier's required documents).
+  const facts = {};
+  for (const e of events) Object.assign(facts, e.payload || {});
+  return facts;
+}
+
+function renderField(f, path, facts = {}) {
+  if (f.type === "list" || f.type === "map") return repeater(f, path, facts);
+  if (f.type === "object") {
+    const fs = document.createElement("fieldset"); fs.dataset.path = path; fs.dataset.when = (f.when || []).join(" "); fs.className = "group";
+    fs.innerHTML = `<legend>${esc(L(f.label))}</legend>`;
+    for (const sub of f.items) fs.appendChild(renderField(sub, `${path}.${sub.name}`));
+    fs._collect = () => collectFields(fs, f.items, path);
+    return fs;
+  }
+  return fieldBox(f, path, scalarControl(f));
+}
+
+function repeater(f, path, facts = {}) {
+  // A list (of objects or texts) or a map (key → value): rows that can be added and removed.
+  const fs = document.createElement("fieldset"); fs.className = "group"; fs.dataset.path = path; fs.dataset.when = (f.when || []).join(" ");
+  const req = f.required ? ` <span class="req">(${T["form.required"]})</span>` : "";
+  fs.innerHTML = `<legend>${esc(L(f.label))}${req}</legend>` + (f.help ? `<p class="hint">${esc(L(f.help))}</p>` : "") + `<div class="rows"></div>`;
+  const err = document.createElement("span"); err.className = "field-err"; err.dataset.errFor = path; err.id = `fld-${++fieldSeq}-err`; fs.appendChild(err);
+  const rows = $(".rows", fs);
+  const add = document.createElement("button"); add.type = "button"; add.className = "secondary"; add.textContent = `${T["form.add"]}: ${L(f.label)}`;
+  const itemFields = f.type === "map" ? [f.key, f.items[0]] : (f.items && f.items.length ? f.items : [{name: "", type: f.item_type || "text", label: f.label, required: true, max_length: f.max_length}]);
+  const addRow = () => {
+    const i = rows.children.length;
+    const row = document.createElement("div"); row.className = "row item"; row.setAttribute("role", "group");
+    row.setAttribute("aria-label", `${L(f.label)} ${i + 1}`);
+    row.dataset.index = i;
+    for (const sub of itemFields) {
+      const subPath = f.type === "map" ? `${path}.${sub === f.key ? "@key" : "@value"}` : `${path}[${i}]${sub.name ? "." + sub.name : ""}`;
+      const box = renderField({...sub, label: {id: `${L(sub.label)} ${i + 1}`, en: `${L(sub.label)} ${i + 1}`}, when: []}, subPath);
+      row.appendChild(box);
+    }
+    const rm = document.createElement("button"); rm.type = "button"; rm.className = "secondary remove"; rm.textContent = `${T["form.remove"]} ${i + 1}`;
+    rm.addEventListener("click", () => { row.remove(); renumber(); add.focus(); });
+    row.appendChild(rm);
+    rows.appendChild(row);
+    return row;
+  };
+  const renumber = () => [...rows.children].forEach((row, k) => {
+    // After a removal the rows count 1..n again, and their paths match the indexes the API will name.
+    row.setAttribute("aria-label", `${L(f.label)} ${k + 1}`);
+    $(":scope > .remove", row).textContent = `${T["form.remove"]} ${k + 1}`;
+    for (const label of row.querySelectorAll(":scope > .field > label")) label.firstChild.textContent = label.firstChild.textContent.replace(/\d+(\s*)$/, `${k + 1}$1`);
+    for (const el of row.querySelectorAll(":scope > .field > [data-path], :scope > .field > [data-err-for]")) {
+      for (const key of ["path", "errFor"]) {
+        const v = el.dataset[key];
+        if (v && v.startsWith(path + "[")) el.dataset[key] = `${path}[${k}]${v.slice(v.indexOf("]", path.length) + 1)}`;
+      }
+    }
+  });
+  add.addEventListener("click", () => { const row = addRow(); const first = row.querySelector("input, select, textarea"); if (first) first.focus(); });
+  fs.appendChild(add);
+  const given = f.prefill && Array.isArray(facts[f.prefill]) ? facts[f.prefill] : [];
+  for (const value of given) {
+    // One row per value, its first control set to it (a select by the option carrying that value).
+    const first = addRow().querySelector("[data-path]");
+    if (first._options) first.value = String(first._options.findIndex((o) => o.value === value));
+    else first.value = value;
+  }
+  if (f.required && !given.length) addRow();
+  fs._collect = () => {
+    const out = [...rows.children].map((row) => {
+      const controls = [...row.querySelectorAll(":scope > .field > [data-path], :scope > fieldset")];
+      const values = itemFields.map((sub, k) => controls[k]._collect ? controls[k]._collect() : scalarValue(controls[k]));
+      return values;
+    });
+    if (f.type === "map") {
+      const m = {};
+      for (const [k, v] of out) if (k !== undefined) m[k] = v;
+      return Object.keys(m).length ? m : undefined;
+    }
+    const items = out.map((values) => {
+      if (!itemFields[0].name) return values[0];
+      const o = {};
+      itemFields.forEach((sub, k) => { if (values[k] !== undefined) o[sub.name] = values[k]; });
+      return o;
+    }).filter((x) => x !== undefined && !(typeof x === "object" && !Object.keys(x).length));
+    return items.length ? items : undefined;
+  };
+  return fs;
+}
+
+function collectFields(root, fields, prefix) {
+  const out = {};
+  const boxes = [...root.querySelectorAll(":scope > .field, :scope > fieldset")];
+  fields.forEach((f, k) => {
+    const box = boxes[k];
+    if (!box || box.hidden) return;
+    const v = box._collect ? box._collect() : scalarValue(box.querySelector("[data-path]"));
+    if (v !== undefined) out[f.name] = v;
+  });
+  return prefix && !Object.keys(out).length ? undefined : out;
+}
+
+function renderDecisionForm(container, form, outcome, facts = {}) {
+  container.innerHTML = "";
+  if (!form) {
+    // A kind without a described form (e.g. a process still being built): its data as JSON.
+    container.appendChild(fieldBox({label: {id: T["decide.data"], en: T["decide.data"]}, type: "json"}, "data", Object.assign(document.createElement("textarea"), {rows: 3, cols: 48, value: "{}"})));
+    container._collect = () => JSON.parse($("[data-path='data']", container).value || "{}");
+    return;
+  }
+  for (const f of form.fields) container.appendChild(renderField(f, f.name, facts));
+  const sync = () => {
+    // Fields asked only for some outcomes are hidden (and not sent) for the others.
+    for (const box of container.querySelectorAll(":scope > [data-when]")) box.hidden = !!box.dataset.when && !box.dataset.when.split(" ").includes(outcome());
+  };
+  $("#outcome").onchange = sync; sync();
+  container._collect = () => collectFields(container, form.fields, "");
+}
+
+function collectDecisionData(container) {
+  try { return container._collect ? container._collect() : {}; }
+  catch (e) { throw Object.assign(new Error(e.message), {body: {problems: [{field: "data", id: e.message, en: e.message}]}}); }
+}
+
+function clearFieldErrors(root) {
+  for (const el of root.querySelectorAll(".field-err")) el.textContent = "";
+  for (const el of root.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+function errorSlot(root, field) {
+  // API paths look like "targets[0].indikator", "documents.0.sha256", "data.unit" or "budgets.DISKOMINFO":
+  // the nearest described field (or its list) gets the message.
+  let path = String(field || "").replace(/^data\./, "").replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+  while (path) {
+    const slot = root.querySelector(`[data-err-for="${CSS.escape(path)}"]`);
+    if (slot) return slot;
+    const cut = Math.max(path.lastIndexOf("."), path.lastIndexOf("["));
+    path = cut > 0 ? path.slice(0, cut) : "";
+  }
+  return null;
+}
+
+function showProblems(root, resultEl, e) {
+  const problems = (e.body && e.body.problems) || [];
+  let first = null;
+  const general = [];
+  for (const p of problems) {
+    const text = window.LANG === "en" ? p.en : p.id;
+    const slot = errorSlot(root, p.field);
+    if (!slot) { general.push(text); continue; }
+    // The page's language first, the other beside it (the API always gives both).
+    const other = window.LANG === "en" ? ["id", p.id] : ["en", p.en];
+    slot.insertAdjacentHTML("beforeend", `${slot.textContent ? "; " : ""}${esc(text)}` +
+      (other[1] && other[1] !== text ? ` <span class="alt" lang="${other[0]}">/ ${esc(other[1])}</span>` : ""));
+    const control = root.querySelector(`[aria-describedby~="${CSS.escape(slot.id)}"]`) || slot.closest("fieldset");
+    if (control) { control.setAttribute("aria-invalid", "true"); first = first || control; }
+  }
+  const message = e.body && (window.LANG === "en" ? e.body.message_en : e.body.message_id) || e.message;
+  announce(resultEl, `✘ ${message}${general.length ? ": " + general.join("; ") : ""}${first ? " — " + T["form.fix"] : ""}`, "err");
+  const target = first && (first.matches("fieldset") ? first.querySelector("input, select, textarea, button") : first);
+  (target || resultEl).focus();
+}
+
+// --- header: unread notifications ---------------------------------------------------------------
+async function refreshUnread() {
+  const badge = $("#notif-count");
+  if (!badge) return;
+  try {
+    const n = await api("/api/v1/notifications?limit=1");
+    badge.hidden = !n.unread;
+    badge.innerHTML = `${n.unread}<span class="sr-only"> ${T["notif.unread_count"]}</span>`;
+  } catch (e) { badge.hidden = true; }
+}
+
+// --- notifications page --------------------------------------------------------------------------
+function notificationHref(n) {
+  if (n.task_id) return `/?task=${encodeURIComponent(n.task_id)}`;
+  if (n.kind === "delegation") return "/delegations";
+  return `/cases/${encodeURIComponent(n.case_id)}`;
+}
+
+async function loadNotifications() {
+  const unread = $("#notif-unread").value;
+  const r = await api("/api/v1/notifications?limit=100" + (unread ? "&unread=true" : ""));
+  const list = $("#notif-list");
+  list.innerHTML = r.data.map((n) => `<li class="card ${n.read ? "" : "unread"}" data-id="${esc(n.id)}">
+      <span class="tag">${n.read ? T["notif.read"] : T["notif.unread"]}</span>
+      <a href="${esc(notificationHref(n))}">${esc(n.title)}</a>
+      <small>${esc(n.kind)} · ${when(n.created_at)}${n.on_behalf_of ? ` · ${T["notif.on_behalf"]} ${esc(n.on_behalf_of)}` : ""}</small>
+      ${n.read ? "" : `<button type="button" class="secondary mark-read" data-id="${esc(n.id)}" aria-label="${T["notif.mark_read"]}: ${esc(n.title)}">${T["notif.mark_read"]}</button>`}
+    </li>`).join("") || `<li>${T["notif.empty"]}</li>`;
+  for (const b of list.querySelectorAll(".mark-read")) {
+    b.addEventListener("click", async () => {
+      const item = b.closest("li"); const next = item.nextElementSibling;
+      try {
+        await api(`/api/v1/notifications/${encodeURIComponent(b.dataset.id)}/read`, {method: "POST", body: "{}"});
+        announce($("#notif-status"), `${T["notif.marked"]}: ${$("a", item).textContent}`);
+        await loadNotifications(); await refreshUnread();
+        // Focus moves on to the next notification still to be read, else to the list's heading.
+        const again = next && $(`#notif-list li[data-id="${CSS.escape(next.dataset.id)}"] .mark-read, #notif-list li[data-id="${CSS.escape(next.dataset.id)}"] a`);
+        (again || $("h1")).focus();
+      } catch (e) { showError(e); }
+    });
+  }
+  return r;
+}
+
+async function initNotifications() {
+  $("h1").tabIndex = -1;
+  $("#notif-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadNotifications().catch(showError); });
+  $("#notif-read-all").addEventListener("click", async () => {
+    try {
+      const r = await api("/api/v1/notifications/read-all", {method: "POST", body: "{}"});
+      announce($("#notif-status"), `${r.marked} ${T["notif.marked"]}`);
+      await loadNotifications(); await refreshUnread();
+    } catch (e) { showError(e); }
+  });
+  await loadNotifications();
+}
+
+// --- delegations page ----------------------------------------------------------------------------
+const localInput = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+
+async function loadDelegations(me, waitFor = null) {
+  const state = new FormData($("#deleg-filters")).get("status") || "current";
+  let r;
+  for (let i = 0; i < 40; i++) {  // a new delegation reaches the view a moment after it is accepted
+    r = await api(`/api/v1/delegations?status=${state}`);
+    if (!waitFor || r.data.some(waitFor)) break;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  const body = $("#delegations tbody"); body.innerHTML = "";
+  for (const d of r.data) {
+    const tr = document.createElement("tr"); tr.dataset.id = d.id;
+    tr.innerHTML = `<td>${esc(d.type)}</td><td>${esc(d.principal_nip)}</td><td>${esc(d.acting_nip)}</td>` +
+      `<td>${when(d.starts_at)} – ${when(d.ends_at)}${d.processes.length ? `<br><small>${esc(d.processes.join(", "))}</small>` : ""}</td>` +
+      `<td>${esc(d.status)}${d.end_reason ? `<br><small>${esc(d.end_reason)}</small>` : ""}</td><td class="actions"></td>`;
+    const mayEnd = ["scheduled", "active"].includes(d.status) &&
+      (me.roles.some((x) => ["BKPSDM", "ADMIN"].includes(x)) || [d.principal_nip, d.granted_by].includes(me.nip));
+    if (mayEnd) {
+      const b = document.createElement("button"); b.type = "button"; b.className = "secondary revoke";
+      b.textContent = T["deleg.revoke"]; b.setAttribute("aria-label", `${T["deleg.revoke"]}: ${d.type} ${d.acting_nip}`);
+      b.addEventListener("click", () => {
+        $("#revoke-panel").hidden = false; $("#revoke-id").textContent = d.id; $("#revoke-form").dataset.id = d.id;
+        clearFieldErrors($("#revoke-form")); $("#revoke-reason").value = ""; $("#revoke-reason").focus();
+      });
+      $(".actions", tr).appendChild(b);
+    }
+    body.appendChild(tr);
+  }
+  if (!r.data.length) body.innerHTML = `<tr><td colspan="6">${T["deleg.none"]}</td></tr>`;
+}
+
+async function initDelegations(me) {
+  const now = new Date();
+  $("#deleg-principal_nip").value = me.nip;
+  $("#deleg-starts_at").value = localInput(now);
+  $("#deleg-ends_at").value = localInput(new Date(now.getTime() + 7 * 24 * 3600 * 1000));
+  for (const el of $("#deleg-form").querySelectorAll("[name]")) el.dataset.path = el.name;
+  for (const el of $("#deleg-form").querySelectorAll(".field-err")) el.dataset.errFor = el.id.replace(/^deleg-/, "").replace(/-err$/, "");
+  $("#deleg-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = $("#deleg-form"); clearFieldErrors(f);
+    const v = (name) => f.elements[name].value.trim();
+    const iso = (name) => v(name) ? new Date(v(name)).toISOString() : "";
+    const body = {type: v("type"), principal_nip: v("principal_nip"), acting_nip: v("acting_nip"), starts_at: iso("starts_at"), ends_at: iso("ends_at"),
+      processes: [...f.querySelectorAll("[name=processes]:checked")].map((c) => c.value), legal_basis: v("legal_basis"), reason: v("reason")};
+    try {
+      const r = await api("/api/v1/delegations", {method: "POST", body: JSON.stringify(body)});
+      announce($("#deleg-result"), `✔ ${T["deleg.granted"]}: ${r.id}`, "ok");
+      await loadDelegations(me, (d) => d.id === r.id);
+      $("#deleg-result").tabIndex = -1; $("#deleg-result").focus();
+    } catch (e) { showProblems(f, $("#deleg-result"), e); }
+  });
+  $("#deleg-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadDelegations(me).catch(showError); });
+  $("#revoke-cancel").addEventListener("click", () => { $("#revoke-panel").hidden = true; $("#deleg-list-h").tabIndex = -1; $("#deleg-list-h").focus(); });
+  $("#revoke-reason").dataset.path = "reason"; $("#revoke-reason-err").dataset.errFor = "reason";
+  $("#revoke-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = $("#revoke-form"); clearFieldErrors(f);
+    const id = f.dataset.id;
+    if (!$("#revoke-reason").value.trim()) {
+      showProblems(f, $("#deleg-result"), {message: "", body: {message_id: "Alasan wajib diisi.", message_en: "A reason is required.",
+        problems: [{field: "reason", id: "Alasan wajib diisi.", en: "A reason is required."}]}});
+      return;
+    }
+    try {
+      const d = await api(`/api/v1/delegations/${encodeURIComponent(id)}/revoke`, {method: "POST", body: JSON.stringify({reason: $("#revoke-reason").value.trim()})});
+      $("#revoke-panel").hidden = true;
+      announce($("#deleg-result"), `✔ ${T["deleg.revoked"]}: ${d.id} (${d.status})`, "ok");
+      await loadDelegations(me);
+      $("#deleg-result").tabIndex = -1; $("#deleg-result").focus();
+    } catch (e) { showProblems(f, $("#deleg-result"), e); }
+  });
+  await loadDelegations(me);
+}
+
 (async () => {
   const me = await setupAuth();
   if (!me) return;
   const page = document.body.dataset.page;
+  refreshUnread();
   try {
     if (page === "inbox") await initInbox();
     else if (page === "case") await initCase();
     else if (page === "me") await initMe(me);
     else if (page === "audit") await initAudit();
     else if (page === "dashboards") await initDashboards();
+    else if (page === "notifications") await initNotifications();
+    else if (page === "delegations") await initDelegations(me);
   } catch (e) { showError(e); }
 })();
