@@ -14,11 +14,9 @@ import argparse
 import asyncio
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -320,74 +318,63 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
     from asnflow.activities.eventstore import EventStore
     from asnflow.projections.runner import rebuild
     from asnflow.runtime.cli import _prepare_store
-    from asnflow.runtime.services import EmbeddedPostgres, TemporalDevServer
     from asnflow.runtime.settings import Settings, ensure_store_key
     from asnflow.workflows.contracts import Actor
 
-    root = Path(tempfile.mkdtemp(prefix="af-bench-eval-", dir="/tmp"))
-    pg = temporal = None
+    sys.path.insert(0, str(BENCH_DIR))
+    from _services import bench_services
+
     procs: list[subprocess.Popen[bytes]] = []
-    try:
-        if database_url is None:
-            pg = EmbeddedPostgres(root)
-            database_url = pg.start()
-        if temporal_address is None:
-            temporal = TemporalDevServer(root)
-            temporal.start()
-            temporal.wait_ready(60)
-            temporal_address = temporal.address
-        queue = f"bench-eval-{uuid.uuid4().hex[:6]}"
-        settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue, store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
-        _prepare_store(settings)
-        rows = synthetic_directory(employees)
-        store = EventStore(env=settings.store_env())
+    with bench_services("af-bench-eval-", database_url, temporal_address) as (root, database_url, temporal_address, temporal):
         try:
-            import_employees(store, rows, Actor(nip=None, roles=["ADMIN"]), source="bench")
+            queue = f"bench-eval-{uuid.uuid4().hex[:6]}"
+            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue,
+                                store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
+            _prepare_store(settings)
+            rows = synthetic_directory(employees)
+            store = EventStore(env=settings.store_env())
+            try:
+                import_employees(store, rows, Actor(nip=None, roles=["ADMIN"]), source="bench")
+            finally:
+                store.close()
+            rebuild(settings.store_env(), "employees")
+            env = {
+                "ASNFLOW_DATABASE_URL": database_url, "ASNFLOW_TEMPORAL_ADDRESS": temporal_address, "ASNFLOW_TASK_QUEUE": queue,
+                "ASNFLOW_DATA_DIR": str(root), "PYTHONUNBUFFERED": "1",
+            }
+            me = [sys.executable, "-m", "asnflow.runtime.cli"]
+            procs.append(spawn([*me, "projector"], env, root / "projector.log"))
+            worker = spawn([*me, "worker"], env, root / "worker.log")
+            procs.append(worker)
+            rss = PeakRss(worker.pid)
+            year = datetime.now(UTC).year - 1  # a past year: every period is over, so no case waits on the calendar
+            echo(f"employees: {len(rows)} (units of 25, year {year}; worker and projector as their own processes)")
+            services_before = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root))
+            ours = await drive_ours(settings, year, len(rows))
+            peak = rss.stop()
+            cpu = {"worker": cpu_seconds([worker.pid]), "projector": cpu_seconds([procs[0].pid])}
+            cpu["services"] = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root)) - services_before
+            stop(worker)
+            bare_queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
+            bare = spawn([sys.executable, str(BENCH_DIR / "_bare_evaluation.py"), "--address", temporal_address, "--task-queue", bare_queue], env, root / "bare.log")
+            procs.append(bare)
+            bare_rss = PeakRss(bare.pid)
+            services_before = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root))
+            base = await drive_bare(temporal_address, bare_queue, rows)
+            bare_peak = bare_rss.stop()
+            bare_cpu = {"worker": cpu_seconds([bare.pid]), "services": cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root)) - services_before}
+            ours_rate, bare_rate = ours["cases"] / ours["seconds"], base["cases"] / base["seconds"]
+            lags_ms = [x * 1000 for x in ours["lags"]]
+            return {
+                "employees": len(rows), "decisions": ours["decisions"], "errors": ours["errors"], "retried": ours["retried"], "seconds": ours["seconds"],
+                "bare_seconds": base["seconds"], "cases_per_s": ours_rate, "bare_cases_per_s": bare_rate, "ratio": ours_rate / bare_rate,
+                "lag_p50_ms": percentile(lags_ms, 0.50), "lag_p99_ms": percentile(lags_ms, 0.99),
+                "lag_mean_ms": statistics.fmean(lags_ms) if lags_ms else float("nan"), "lag_samples": len(lags_ms),
+                "worker_peak_rss_mb": peak / 2**20, "bare_worker_peak_rss_mb": bare_peak / 2**20, "cpu": cpu, "bare_cpu": bare_cpu,
+            }
         finally:
-            store.close()
-        rebuild(settings.store_env(), "employees")
-        env = {
-            "ASNFLOW_DATABASE_URL": database_url, "ASNFLOW_TEMPORAL_ADDRESS": temporal_address, "ASNFLOW_TASK_QUEUE": queue,
-            "ASNFLOW_DATA_DIR": str(root), "PYTHONUNBUFFERED": "1",
-        }
-        me = [sys.executable, "-m", "asnflow.runtime.cli"]
-        procs.append(spawn([*me, "projector"], env, root / "projector.log"))
-        worker = spawn([*me, "worker"], env, root / "worker.log")
-        procs.append(worker)
-        rss = PeakRss(worker.pid)
-        year = datetime.now(UTC).year - 1  # a past year: every period is over, so no case waits on the calendar
-        echo(f"employees: {len(rows)} (units of 25, year {year}; worker and projector as their own processes)")
-        services_before = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root))
-        ours = await drive_ours(settings, year, len(rows))
-        peak = rss.stop()
-        cpu = {"worker": cpu_seconds([worker.pid]), "projector": cpu_seconds([procs[0].pid])}
-        cpu["services"] = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root)) - services_before
-        stop(worker)
-        bare_queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
-        bare = spawn([sys.executable, str(BENCH_DIR / "_bare_evaluation.py"), "--address", temporal_address, "--task-queue", bare_queue], env, root / "bare.log")
-        procs.append(bare)
-        bare_rss = PeakRss(bare.pid)
-        services_before = cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root))
-        base = await drive_bare(temporal_address, bare_queue, rows)
-        bare_peak = bare_rss.stop()
-        bare_cpu = {"worker": cpu_seconds([bare.pid]), "services": cpu_seconds([temporal.pid] if temporal and temporal.pid else [], str(root)) - services_before}
-        ours_rate, bare_rate = ours["cases"] / ours["seconds"], base["cases"] / base["seconds"]
-        lags_ms = [x * 1000 for x in ours["lags"]]
-        return {
-            "employees": len(rows), "decisions": ours["decisions"], "errors": ours["errors"], "retried": ours["retried"], "seconds": ours["seconds"],
-            "bare_seconds": base["seconds"], "cases_per_s": ours_rate, "bare_cases_per_s": bare_rate, "ratio": ours_rate / bare_rate,
-            "lag_p50_ms": percentile(lags_ms, 0.50), "lag_p99_ms": percentile(lags_ms, 0.99),
-            "lag_mean_ms": statistics.fmean(lags_ms) if lags_ms else float("nan"), "lag_samples": len(lags_ms),
-            "worker_peak_rss_mb": peak / 2**20, "bare_worker_peak_rss_mb": bare_peak / 2**20, "cpu": cpu, "bare_cpu": bare_cpu,
-        }
-    finally:
-        for proc in reversed(procs):
-            stop(proc)
-        if temporal is not None:
-            temporal.stop()
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+            for proc in reversed(procs):
+                stop(proc)
 
 
 def report(f: dict[str, Any], echo: Any = print) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -26,8 +28,14 @@ from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
 
 
+# One event-store key for the whole run: modules share the session database, so a key per data
+# folder would make one module's events unreadable to the next (InvalidTag). Written into each
+# data folder, so child processes started with only ASNFLOW_DATA_DIR read the same key.
+SESSION_STORE_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
 def make_settings(database_url: str, data_dir: Path, temporal_address: str = "127.0.0.1:7233") -> Settings:
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         temporal_address=temporal_address,
         task_queue=f"tq-{uuid.uuid4()}",
@@ -35,6 +43,12 @@ def make_settings(database_url: str, data_dir: Path, temporal_address: str = "12
         dev_mode=True,
         read_wait_seconds=10,
     )
+    key = settings.dev_store_key_path
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_text(SESSION_STORE_KEY)
+        key.chmod(0o600)
+    return settings
 
 
 def prepare_database(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from asnflow.api import errors, hardening, policy, web
 from asnflow.api.auth import ClaimMap, TokenVerifier, ensure_dev_keys
 from asnflow.api.deps import Resources
-from asnflow.api.routes import audit, cases, complaints, delegations, documents, evaluations, health, kinship, me, notifications, positions, promotions, stats, tasks, trainings
+from asnflow.api.routes import audit, cases, complaints, delegations, documents, evaluations, health, kinship, me, notifications, positions, promotions, selections, stats, tasks, trainings
 from asnflow.api.tenancy import TenantSchemas
 
 from asnflow.api.routes import forms  # decision forms (kept off the line above, which every process edits)
@@ -80,7 +80,7 @@ def create_app(settings: Any) -> FastAPI:
     errors.install(app)
     hardening.install(app, settings)
     audit.install(app)  # every auditor access is recorded before it is served
-    for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, positions, stats, complaints, notifications, delegations, trainings, documents, web):
+    for module in (health, evaluations, cases, tasks, audit, me, kinship, promotions, positions, stats, complaints, notifications, delegations, trainings, selections, documents, web):
         app.include_router(module.router)
     app.include_router(forms.router)
     return app

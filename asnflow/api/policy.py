@@ -125,6 +125,18 @@ POLICY: dict[tuple[str, str], Any] = {
     ("GET", "/api/v1/trainings/{year}/jp/units"): SIGNED_IN,
     ("GET", "/api/v1/trainings/{year}/budget"): SIGNED_IN,
     ("GET", "/api/v1/trainings/{year}/compliance-report"): ("KEPALA_OPD", *LEADERS),
+    # Selection (CASN): the committee is BKPSDM; applicants use the public desk with their secret code
+    ("POST", "/api/v1/selections"): HR,
+    ("POST", "/api/v1/selections/{case_id}/applicants"): HR,
+    ("POST", "/api/v1/selections/{case_id}/scores/{stage}"): HR,
+    ("POST", "/api/v1/selections/{case_id}/administrative-result"): HR,
+    ("POST", "/api/v1/selections/{case_id}/overrides"): HR,
+    ("GET", "/api/v1/selections/{case_id}"): (*HR, "AUDITOR", "SEKDA", "BUPATI"),
+    ("GET", "/api/v1/selections/{case_id}/rankings"): (*HR, "AUDITOR", "SEKDA", "BUPATI"),
+    ("GET", "/api/v1/selections/{case_id}/objections"): (*HR, "AUDITOR", "SEKDA", "BUPATI"),
+    ("POST", "/api/v1/selections/status"): PUBLIC,  # registration number + secret code, rate-limited
+    ("POST", "/api/v1/selections/{case_id}/objections"): PUBLIC,  # registration number + secret code, rate-limited
+    ("GET", "/api/v1/selections/{case_id}/announcements/{stage}"): PUBLIC,  # only what the regulation publishes
     # Complaints (staff side)
     ("GET", "/api/v1/complaints/manage"): ("PENGELOLA_PENGADUAN", "PENGHUBUNG_PENGADUAN", "KEPALA_OPD", "AUDITOR", "ADMIN"),
     ("GET", "/api/v1/complaints/manage/{case_id}"): ("PENGELOLA_PENGADUAN", "PENGHUBUNG_PENGADUAN", "KEPALA_OPD", "AUDITOR", "ADMIN"),

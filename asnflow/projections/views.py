@@ -384,3 +384,4 @@ import asnflow.projections.evaluation  # noqa: E402,F401 - registers the evaluat
 import asnflow.projections.notifications  # noqa: E402,F401 - registers notifications and delegations; the tasks view gains escalations
 import asnflow.projections.promotion  # noqa: E402,F401 - registers the promotion pipeline, career timeline and eligibility lists
 import asnflow.projections.training  # noqa: E402,F401 - registers the training views (needs View above)
+import asnflow.projections.selection  # noqa: E402,F401 - registers the selection views (needs View above)

@@ -81,3 +81,16 @@ def memory_bench(
 ) -> None:
     """Worker peak RSS with N open cases waiting on their first task (goal ≤ 500 MB)."""
     _run_bench_script("memory.py", "--open-cases", str(open_cases))
+
+
+@bench_app.command("selection")
+def selection_bench(
+    applicants: int = typer.Option(25_000, "--applicants", help="Applicants in the round (Batanghari 2024: 2,538; design: 100×)"),
+    database_url: str | None = typer.Option(None, "--database-url", help="Use this PostgreSQL instead of an embedded one"),
+    temporal_address: str | None = typer.Option(None, "--temporal-address", help="Use this Temporal instead of a dev server"),
+) -> None:
+    """A selection round: registration, scripted verification, SKD import and cut-off, SKB import and ranking (`seconds:` last)."""
+    args = ["--applicants", str(applicants)]
+    args += ["--database-url", database_url] if database_url else []
+    args += ["--temporal-address", temporal_address] if temporal_address else []
+    _run_bench_script("selection.py", *args)

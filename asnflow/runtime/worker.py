@@ -18,6 +18,7 @@ from asnflow.activities.position import position_activities
 from asnflow.activities.promotion import promotion_activities
 from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
 from asnflow.activities.training import training_activities
+from asnflow.activities.selection import selection_activities
 from asnflow.runtime.settings import Settings
 from asnflow.workflows.complaint import ComplaintWorkflow
 from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, EvaluationWorkflow
@@ -25,12 +26,13 @@ from asnflow.workflows.position import JptSelectionWorkflow, PositionPromotionWo
 from asnflow.workflows.promotion import PromotionBatchWorkflow, PromotionRotationWorkflow, PromotionWorkflow
 from asnflow.workflows.schedules import DEADLINE_WORKFLOWS
 from asnflow.workflows.training import TRAINING_WORKFLOWS
+from asnflow.workflows.selection import SELECTION_WORKFLOWS
 
 log = structlog.get_logger("worker")
 
 CACHED_CASES = 500  # workflow runs kept in memory (the SDK default is 1,000)
 
-WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, PositionPromotionWorkflow, JptSelectionWorkflow]
+WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, PositionPromotionWorkflow, JptSelectionWorkflow, *SELECTION_WORKFLOWS]
 
 
 def build_worker(
@@ -48,7 +50,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *position_activities(settings), *document_activities(store)],
+        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *position_activities(settings), *selection_activities(store, settings), *document_activities(store)],
         activity_executor=executor,
         max_concurrent_activities=16,
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed
