@@ -149,6 +149,16 @@ async def test_unknown_nip_and_wrong_starter_are_refused(stack: Stack) -> None:
     assert r.status_code == 403
 
 
+async def test_ready_stays_ready_after_requests_have_used_the_pool(stack: Stack) -> None:
+    """A pooled connection returns to the pool pointed at no tenant; readiness must not depend on it."""
+    employee, _ = employee_and_boss()
+    async with api_client(stack.settings) as api:  # a fresh app: its pool holds only connections used below
+        for _ in range(3):
+            assert (await api.get("/api/v1/tasks", employee)).status_code == 200
+            r = await api.get("/ready")
+            assert r.status_code == 200, r.text
+
+
 async def test_dependencies_down_give_503_with_retry_after(stack: Stack, tmp_path: Path) -> None:
     employee, _ = employee_and_boss()
     no_temporal = stack.settings.model_copy(update={"temporal_address": "127.0.0.1:1"})

@@ -25,7 +25,8 @@ async def ready(res: ResourcesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         async with res.pool.connection(timeout=3) as conn:
-            await conn.execute("SELECT 1 FROM tasks_tracking LIMIT 1")
+            # Schema-qualified: a pooled connection between requests searches the empty no-tenant schema.
+            await conn.execute("SELECT 1 FROM public.tasks_tracking LIMIT 1")
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unavailable: {type(exc).__name__}"
