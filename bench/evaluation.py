@@ -328,8 +328,8 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
     with bench_services("af-bench-eval-", database_url, temporal_address) as (root, database_url, temporal_address, temporal):
         try:
             queue = f"bench-eval-{uuid.uuid4().hex[:6]}"
-            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue,
-                                store_key_file=ensure_store_key(root / "keys" / "event-store.key"))
+            key = ensure_store_key(root / "keys" / "event-store.key")
+            settings = Settings(database_url=database_url, temporal_address=temporal_address, data_dir=root, task_queue=queue, store_key_file=key)
             _prepare_store(settings)
             rows = synthetic_directory(employees)
             store = EventStore(env=settings.store_env())
@@ -340,7 +340,7 @@ async def run_bench(employees: int, database_url: str | None = None, temporal_ad
             rebuild(settings.store_env(), "employees")
             env = {
                 "ASNFLOW_DATABASE_URL": database_url, "ASNFLOW_TEMPORAL_ADDRESS": temporal_address, "ASNFLOW_TASK_QUEUE": queue,
-                "ASNFLOW_DATA_DIR": str(root), "PYTHONUNBUFFERED": "1",
+                "ASNFLOW_DATA_DIR": str(root), "ASNFLOW_STORE_KEY_FILE": str(key), "PYTHONUNBUFFERED": "1",
             }
             me = [sys.executable, "-m", "asnflow.runtime.cli"]
             procs.append(spawn([*me, "projector"], env, root / "projector.log"))

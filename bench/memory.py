@@ -108,7 +108,7 @@ def main(open_cases: int, timeout: float) -> None:
         rebuild(env, "employees")
         child_env = {
             **os.environ, "ASNFLOW_DATABASE_URL": url, "ASNFLOW_TEMPORAL_ADDRESS": temporal.address,
-            "ASNFLOW_TASK_QUEUE": settings.task_queue, "ASNFLOW_DATA_DIR": str(root),
+            "ASNFLOW_TASK_QUEUE": settings.task_queue, "ASNFLOW_DATA_DIR": str(root), "ASNFLOW_STORE_KEY_FILE": str(settings.store_key_file),
         }
         worker = subprocess.Popen([sys.executable, "-m", "asnflow.runtime.cli", "worker"], env=child_env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

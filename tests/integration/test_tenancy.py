@@ -18,6 +18,7 @@ from asnflow.runtime.demo_org import AUDITOR_NIP, KABID_APTIKA_NIP, PEGAWAI_NIP
 from asnflow.runtime.demo_org import ADMIN_NIP as BH_ADMIN
 from tests.support import Stack, api_stack
 
+YEAR = 2031  # an evaluation year no other module of the session starts for these employees
 SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
 
 
@@ -42,7 +43,8 @@ async def open_task(stack: Stack, nip: str, case_id: str, kind: str) -> dict:
 
 async def start_and_submit(stack: Stack, employee: str, boss: str) -> tuple[str, dict]:
     """An evaluation whose SKP is drafted: returns the case id and the boss's open SKP_AGREEMENT task."""
-    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2026})
+    # 2031: the session's dev server is shared, and test_api starts this employee's 2026 case.
+    r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": YEAR})
     assert r.status_code == 202, r.text
     case_id = r.json()["id"]
     draft = await open_task(stack, employee, case_id, "SKP_DRAFT")
@@ -55,7 +57,7 @@ async def test_each_regency_sees_and_acts_on_its_own_cases_only(stack: Stack) ->
     mj_case, mj_task = await start_and_submit(stack, mj.PEGAWAI_NIP, mj.KABID_NIP)
     bh_case, bh_task = await start_and_submit(stack, PEGAWAI_NIP, KABID_APTIKA_NIP)
     # The tenant is part of the case's identity; the default tenant's ids are as before tenancy.
-    assert mj_case == f"muarojambi.evaluation-2026-{mj.PEGAWAI_NIP}" and bh_case == f"evaluation-2026-{PEGAWAI_NIP}"
+    assert mj_case == f"muarojambi.evaluation-{YEAR}-{mj.PEGAWAI_NIP}" and bh_case == f"evaluation-{YEAR}-{PEGAWAI_NIP}"
 
     # Inboxes and the oversight view of all tasks: one's own tenant only.
     for nip, own, other in ((BH_ADMIN, bh_case, mj_case), (mj.ADMIN_NIP, mj_case, bh_case)):

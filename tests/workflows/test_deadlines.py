@@ -292,7 +292,11 @@ async def test_mail_that_cannot_be_delivered_is_retried_with_backoff_then_record
                 row = conn.execute("SELECT status, attempts, last_error FROM notification_outbox WHERE key = %s", (key,)).fetchone()
             assert row is not None and (row["status"], row["attempts"]) == ("failed", 10) and row["last_error"]
             assert failed.occurred_at - reminded.occurred_at > timedelta(hours=1)
-            await handle.execute_update(CaseWorkflow.decide, DecisionInput(task_id=f"{case_id}.t1", actor=actor(boss), outcome="AGREED"))
+            # A RATING task: its decision carries what the RATING form asks for (checked by every workflow).
+            rating = {"hasil_kerja": "SESUAI_EKSPEKTASI", "perilaku_kerja": "SESUAI_EKSPEKTASI"}
+            await handle.execute_update(
+                CaseWorkflow.decide, DecisionInput(task_id=f"{case_id}.t1", actor=actor(boss), outcome="AGREED", data=rating)
+            )
             assert (await handle.result()).status == "completed"
 
 

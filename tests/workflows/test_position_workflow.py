@@ -99,6 +99,14 @@ def declare_relative(store: EventStore, nip: str, relative: str, relation: str =
 
 
 @pytest.fixture(scope="module")
+async def time_skipping_env(temporal_test_server: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A server of this module's own: "today" is read from its clock, which other modules' skips must not move."""
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
 async def pos_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory, time_skipping_env: WorkflowEnvironment) -> Settings:
     TODAY[:] = [(await time_skipping_env.get_current_time() + pr.WIB_OFFSET).date()]
     settings = make_settings(database_url, tmp_path_factory.mktemp("position"))

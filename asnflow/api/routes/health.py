@@ -6,11 +6,19 @@ import asyncio
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from asnflow.api.deps import ResourcesDep
 from asnflow.api.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    """Each dependency's state: "ok" or "unavailable: <error>"."""
+
+    status: str
+    checks: dict[str, str]
 
 
 @router.get("/health")
@@ -19,7 +27,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness, "description": "A dependency is down"}})
 async def ready(res: ResourcesDep) -> JSONResponse:
     """Ready when both PostgreSQL and Temporal answer."""
     checks: dict[str, str] = {}
