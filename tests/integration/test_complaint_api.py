@@ -280,11 +280,12 @@ async def test_public_intake_to_resolution_with_identities_kept_to_managers(stac
 
 
 async def rating_task(stack: Stack, http: httpx.AsyncClient) -> dict[str, Any]:
-    """The ASN's 2023 evaluation driven to its RATING task (a past year: each step follows at once).
+    """The ASN's 2024 evaluation driven to its RATING task (a past year: each step follows at once).
 
-    2023: the dev server is shared by the session, and test_api starts this ASN's 2025 case.
+    2024: the dev server is shared by the session; test_api, test_evaluation_season and others start
+    this ASN's cases for 2022, 2023 and 2025–2027.
     """
-    r = await http.post("/api/v1/evaluations", json={"nip": ASN, "year": 2023}, headers=stack.auth(ASN))
+    r = await http.post("/api/v1/evaluations", json={"nip": ASN, "year": 2024}, headers=stack.auth(ASN))
     assert r.status_code == 202, r.text
     case_id = r.json()["id"]
     steps = {"SKP_DRAFT": (ASN, "SUBMITTED", {"targets": [{"indikator": "Layanan akun daring", "target": "100%"}]}),
