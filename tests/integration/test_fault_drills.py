@@ -268,16 +268,22 @@ class Driver:
                 t.cancel()
 
 
+def whole_chain(store: EventStore, case_id: str) -> list[Any]:
+    """The case's events, asserted whole: versions 1..n without gap or double, each hash linked and right."""
+    events = read_case(store, case_id)
+    previous = GENESIS_HASH
+    for version, stored in enumerate(events, start=1):
+        assert stored.event.originator_version == version, f"{case_id}: gap or double at version {version}"
+        assert stored.event.previous_hash == previous and hash_of(stored.event) == stored.event.hash, case_id
+        previous = stored.event.hash
+    return events
+
+
 def check_completed(store: EventStore, case_ids: list[str]) -> int:
     """Every case whole and closed once as completed, every task decided once, no step twice; returns their events."""
     total = 0
     for case_id in case_ids:
-        events = read_case(store, case_id)
-        previous = GENESIS_HASH
-        for version, stored in enumerate(events, start=1):
-            assert stored.event.originator_version == version, f"{case_id}: gap or double at version {version}"
-            assert stored.event.previous_hash == previous and hash_of(stored.event) == stored.event.hash, case_id
-            previous = stored.event.hash
+        events = whole_chain(store, case_id)
         types = Counter(type(s.event).__name__ for s in events)
         assert type(events[-1].event).__name__ == "CaseClosed" and events[-1].event.payload["status"] == "completed", case_id
         opened = [s.event.payload["task_id"] for s in events if type(s.event).__name__ == "TaskOpened"]
@@ -295,12 +301,7 @@ def check_cases(store: EventStore, case_ids: list[str]) -> int:
     """Every chain whole, every case where a fault-free one stands; returns the events the cases imply."""
     shapes: Counter[tuple[str, ...]] = Counter()
     for case_id in case_ids:
-        events = read_case(store, case_id)
-        previous = GENESIS_HASH
-        for version, stored in enumerate(events, start=1):
-            assert stored.event.originator_version == version, f"{case_id}: gap or double at version {version}"
-            assert stored.event.previous_hash == previous and hash_of(stored.event) == stored.event.hash, case_id
-            previous = stored.event.hash
+        events = whole_chain(store, case_id)
         types = tuple(type(s.event).__name__ for s in events)
         opened = [s.event.payload["task_id"] for s in events if type(s.event).__name__ == "TaskOpened"]
         closed = [s.event.payload["task_id"] for s in events if type(s.event).__name__ in TASK_CLOSERS]
