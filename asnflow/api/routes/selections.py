@@ -145,7 +145,7 @@ async def register_applicants(case_id: str, request: Request, user: CurrentUser,
     codes = {r.decode(): secrets.token_urlsafe(15) for r in regs}
     digests = {r: sel.secret_digest(r, c) for r, c in codes.items()}
     sha = await _stage(conn, case_id, "REGISTRATION", content, user.nip, {"secrets": digests})
-    done = await _update(res, case_id, SelectionWorkflow.register_applicants, FileInput(user.actor(), sha, "REGISTRATION"), MISSING)
+    done = await _update(res, _round_id(case_id), SelectionWorkflow.register_applicants, FileInput(user.actor(), sha, "REGISTRATION"), MISSING)
     return {"case_id": case_id, "event_type": done.event_type, "position": done.position, "file_sha256": sha, **done.summary,
             "secrets": [{"reg_no": r, "secret": c} for r, c in codes.items()]}
 
@@ -157,21 +157,28 @@ async def import_scores(case_id: str, stage: str, request: Request, user: Curren
         raise ApiError(404, "Tahap nilai tidak dikenal.", "Unknown score stage.")
     content = await _body(request)
     sha = await _stage(conn, case_id, stage, content, user.nip)
-    done = await _update(res, case_id, SelectionWorkflow.import_scores, FileInput(user.actor(), sha, stage), MISSING)
+    done = await _update(res, _round_id(case_id), SelectionWorkflow.import_scores, FileInput(user.actor(), sha, stage), MISSING)
     return {"case_id": case_id, "event_type": done.event_type, "position": done.position, "file_sha256": sha, **done.summary}
 
 
 @router.post("/{case_id}/administrative-result")
 async def announce_administrative(case_id: str, user: CurrentUser, res: ResourcesDep) -> dict[str, Any]:
     """Announce MS/TMS once every application is verified; the 3-day objection window opens."""
-    done = await _update(res, case_id, SelectionWorkflow.announce_administrative, AnnounceInput(user.actor()), MISSING)
+    done = await _update(res, _round_id(case_id), SelectionWorkflow.announce_administrative, AnnounceInput(user.actor()), MISSING)
     return {"case_id": case_id, "event_type": done.event_type, "position": done.position, **done.summary}
+
+
+def _round_id(case_id: str) -> str:
+    """The id of a selection round, or 404: an Update must never reach another process's workflow."""
+    if not case_id.startswith("selection-"):
+        raise MISSING
+    return case_id
 
 
 @router.post("/{case_id}/overrides")
 async def override(case_id: str, body: OverrideCreate, user: CurrentUser, res: ResourcesDep) -> dict[str, Any]:
     """A manual override of a computed result with its written justification (recorded, shown in the audit)."""
-    done = await _update(res, case_id, SelectionWorkflow.override_result,
+    done = await _update(res, _round_id(case_id), SelectionWorkflow.override_result,
                          OverrideInput(user.actor(), body.reg_no, body.field, body.value, body.justification), MISSING)
     return {"case_id": case_id, "event_type": done.event_type, "position": done.position, **done.summary}
 
@@ -260,7 +267,7 @@ async def file_objection(case_id: str, body: ObjectionCreate, conn: DbDep, res: 
     a = await _applicant(conn, body)
     if a["case_id"] != case_id:
         raise ApiError(404, "Nomor peserta atau kode rahasia salah.", "Wrong registration number or secret code.")
-    done = await _update(res, case_id, SelectionWorkflow.file_objection, ObjectionInput(body.reg_no, body.stage, body.reason), MISSING)
+    done = await _update(res, _round_id(case_id), SelectionWorkflow.file_objection, ObjectionInput(body.reg_no, body.stage, body.reason), MISSING)
     return {"case_id": case_id, "event_type": done.event_type, "position": done.position, **done.summary}
 
 
