@@ -156,3 +156,15 @@ def pdf_bytes(tag: str = "") -> bytes:
 async def upload(api: ApiClient, nip: str, content: bytes, name: str = "sertifikat.pdf", purpose: str = "training_certificate") -> httpx.Response:
     """Upload one file to the document store as `nip`."""
     return await api.post("/api/v1/documents", nip, files={"file": (name, content, "application/octet-stream")}, data={"purpose": purpose})
+
+
+async def open_task(stack: Stack, nip: str, case_id: str, kind: str) -> dict[str, Any]:
+    """The open task of `kind` on a case, from `nip`'s task list, once the views show it."""
+    for _ in range(600):
+        r = await stack.api.get("/api/v1/tasks", nip, params={"case_id": case_id})
+        assert r.status_code == 200, r.text
+        found = [t for t in r.json()["data"] if t["kind"] == kind and t["status"] == "open"]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no open {kind} task for {nip} on {case_id}")

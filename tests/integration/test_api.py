@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import max_position
 from asnflow.runtime.demo_org import demo_employees, demo_users
-from tests.support import Stack, api_stack, api_client
+from tests.support import Stack, api_client, api_stack, open_task
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +35,6 @@ def employee_and_boss() -> tuple[str, str]:
     raise AssertionError("the demo organisation has no employee under a demo supervisor")
 
 
-async def wait_tasks(stack: Stack, nip: str, case_id: str, kind: str) -> dict:
-    for _ in range(600):
-        r = await stack.api.get("/api/v1/tasks", nip, params={"case_id": case_id})
-        assert r.status_code == 200, r.text
-        found = [t for t in r.json()["data"] if t["kind"] == kind and t["status"] == "open"]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open {kind} task for {nip}")
-
-
 async def test_supervisor_decides_from_the_inbox_and_the_history_shows_it(stack: Stack) -> None:
     employee, boss = employee_and_boss()
     r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2026})
@@ -54,14 +43,14 @@ async def test_supervisor_decides_from_the_inbox_and_the_history_shows_it(stack:
     again = await stack.api.post("/api/v1/evaluations", boss, json={"nip": employee, "year": 2026})
     assert again.status_code == 409 and again.json()["message_en"]
 
-    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    task = await open_task(stack, employee, case_id, "SKP_DRAFT")
     assert task["assignee_nip"] == employee and task["outcomes"] == ["SUBMITTED"] and task["due_at"]
     skp = {"targets": [{"indikator": "Dokumen kepegawaian terverifikasi", "target": "100%"}]}
     r = await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
     assert r.status_code == 200, r.text
     assert r.json()["task"]["status"] == "done"  # read-your-writes: the view already shows it
 
-    inbox = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    inbox = await open_task(stack, boss, case_id, "SKP_AGREEMENT")
     before = max_position(stack.store)
     # Refusals: each gets its status and a bilingual message, and records nothing.
     r = await stack.api.post(f"/api/v1/tasks/{inbox['id']}/decision", employee, json={"outcome": "AGREED"})
@@ -108,7 +97,7 @@ async def test_bulk_decisions_report_each_item(stack: Stack) -> None:
     r = await stack.api.post("/api/v1/evaluations", boss, json={"nip": employee, "year": 2027})
     assert r.status_code == 202
     case_id = r.json()["id"]
-    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    task = await open_task(stack, employee, case_id, "SKP_DRAFT")
     skp = {"targets": [{"indikator": "Arsip tertata", "target": "12 bulan"}]}
     r = await stack.api.post(
         "/api/v1/tasks/decisions", employee,
@@ -123,7 +112,7 @@ async def test_bulk_decisions_report_each_item(stack: Stack) -> None:
     assert [i["status"] for i in body["results"]] == [200, 409, 404]
     assert body["succeeded"] == 1 and body["failed"] == 2
 
-    agreement = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    agreement = await open_task(stack, boss, case_id, "SKP_AGREEMENT")
     r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/cancel", boss, json={"reason": "salah input"})
     assert r.status_code == 403
     admin = demo("ADMIN")["nip"]
@@ -190,10 +179,10 @@ async def test_declared_relatives_never_decide_each_others_cases(stack: Stack) -
     r = await stack.api.post("/api/v1/evaluations", employee, json={"nip": employee, "year": 2025})
     assert r.status_code == 202, r.text
     case_id = r.json()["id"]
-    task = await wait_tasks(stack, employee, case_id, "SKP_DRAFT")
+    task = await open_task(stack, employee, case_id, "SKP_DRAFT")
     skp = {"targets": [{"indikator": "Arsip digital", "target": "100%"}]}
     assert (await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})).status_code == 200
-    agreement = await wait_tasks(stack, boss, case_id, "SKP_AGREEMENT")
+    agreement = await open_task(stack, boss, case_id, "SKP_AGREEMENT")
     before = max_position(stack.store)
     r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/decision", boss, json={"outcome": "AGREED", "reason": "ok"})
     assert r.status_code == 403 and r.json()["problems"][0]["rule"].startswith("anti-nepotism")

@@ -16,7 +16,7 @@ from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime import demo_muarojambi as mj
 from asnflow.runtime.demo_org import AUDITOR_NIP, KABID_APTIKA_NIP, PEGAWAI_NIP
 from asnflow.runtime.demo_org import ADMIN_NIP as BH_ADMIN
-from tests.support import Stack, api_stack
+from tests.support import Stack, api_stack, open_task
 
 YEAR = 2031  # an evaluation year no other module of the session starts for these employees
 SKP = {"targets": [{"indikator": "Layanan aplikasi tersedia", "target": "99%"}]}
@@ -28,17 +28,6 @@ async def stack(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.Te
     views = ["employees", "cases", "tasks", "audit_log", "delegations", "evaluation", "complaints"]
     async with api_stack(dev_server_env.client, tmp_path_factory.mktemp("tenancy"), "asnflow_tenancy", views) as s:
         yield s
-
-
-async def open_task(stack: Stack, nip: str, case_id: str, kind: str) -> dict:
-    for _ in range(600):
-        r = await stack.api.get("/api/v1/tasks", nip, params={"case_id": case_id})
-        assert r.status_code == 200, r.text
-        found = [t for t in r.json()["data"] if t["kind"] == kind and t["status"] == "open"]
-        if found:
-            return found[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no open {kind} task for {nip} on {case_id}")
 
 
 async def start_and_submit(stack: Stack, employee: str, boss: str) -> tuple[str, dict]:
