@@ -8,7 +8,7 @@ import os
 from functools import cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # eventsourcing.cryptography.AESCipher with its AES key schedule made once (same stored bytes).
@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # Cross-origin callers allowed (JSON list); empty = same-origin only, the pages' own case.
     cors_origins: list[str] = []
     read_wait_seconds: float = 5.0
+    # Workflow tasks one worker process takes at once. Activations share one GIL, so more slots only queue work
+    # inside the worker while each task's 10 s timeout runs: after a crash, a worker that took 100 replays at
+    # once timed them all out and retried them for minutes. Few slots leave the rest waiting on the server,
+    # where any worker can take them.
+    worker_workflow_tasks: int = Field(8, ge=2)  # the SDK needs two with a workflow cache
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.
     payload_key_file: Path | None = None
     # AES key (base64) encrypting every stored event (eventsourcing's cipher); required outside dev mode,

@@ -56,6 +56,7 @@ def build_worker(
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed
         # from their short histories when someone decides (bench/memory.py: RSS stays ~300 MB).
         max_cached_workflows=CACHED_CASES,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
     )
 
 
