@@ -7,7 +7,7 @@ import base64
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,13 +19,16 @@ from temporalio.client import Client
 
 from asnflow.api.app import create_app
 from asnflow.api.auth import ensure_dev_keys, mint_token
+from asnflow.activities.directory import import_employees
 from asnflow.activities.eventstore import EventStore
+from asnflow.domain.directory import parse_employee_csv
 from asnflow.projections.runner import ensure_tables, rebuild, run_projector
 from asnflow.projections.views import PROJECTIONS
 from asnflow.runtime.cli import seed_demo
-from asnflow.runtime.demo_org import demo_person
+from asnflow.runtime.demo_org import demo_csv, demo_person, roles_for
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
+from asnflow.workflows.contracts import SYSTEM
 
 
 # One event-store key for the whole run: modules share the session database, so a key per data
@@ -51,12 +54,33 @@ def make_settings(database_url: str, data_dir: Path, temporal_address: str = "12
     return settings
 
 
-def prepare_database(settings: Settings) -> None:
-    """Create the store and views, seed the demo organisation, and project the directory."""
+def prepare_database(settings: Settings, seed: Callable[[Settings], object] = seed_demo) -> None:
+    """Create the store and views, seed a directory (the demo organisation by default), and project it."""
     env = settings.store_env()
     ensure_tables(env, PROJECTIONS)
-    seed_demo(settings)
+    seed(settings)
     rebuild(env, "employees")
+
+
+def demo_units_seed(*units: str) -> Callable[[Settings], object]:
+    """A seed of only these demo units and everyone above them up to the Bupati (a small directory)."""
+
+    def seed(settings: Settings) -> object:
+        records = {r.nip: r for r in parse_employee_csv(demo_csv())}
+        keep = {nip for nip, r in records.items() if r.unit in units}
+        for nip in list(keep):
+            boss = records[nip].atasan_nip
+            while boss and boss not in keep:
+                keep.add(boss)
+                boss = records[boss].atasan_nip
+        rows = [{**r.to_dict(), "roles": roles_for(r.nip)} for r in records.values() if r.nip in keep]
+        store = EventStore(env=settings.store_env())
+        try:
+            return import_employees(store, rows, SYSTEM, source=f"demo units {', '.join(units)}")
+        finally:
+            store.close()
+
+    return seed
 
 
 def token_for(settings: Settings, nip: str) -> str:
@@ -103,7 +127,8 @@ def client_address(client: Client) -> str:
 
 @asynccontextmanager
 async def running_stack(
-    client: Client, tmp_dir: Path, prefix: str, views: list[str] | None = None
+    client: Client, tmp_dir: Path, prefix: str, views: list[str] | None = None,
+    seed: Callable[[Settings], object] = seed_demo,
 ) -> AsyncIterator[tuple[Settings, EventStore]]:
     """A fresh database with the demo directory, a projector thread and a worker on the given Temporal."""
     from tests.conftest import create_database, drop_database
@@ -111,7 +136,7 @@ async def running_stack(
     url = create_database(prefix)
     settings = make_settings(url, tmp_dir, client_address(client))
     try:
-        await asyncio.to_thread(prepare_database, settings)
+        await asyncio.to_thread(prepare_database, settings, seed)
         store = EventStore(env=settings.store_env())
         stop = threading.Event()
         # Only the views a module reads keeps connections low: every runner holds its own pools.

@@ -111,3 +111,20 @@ class SeasonStarted(CaseEvent):
 
 class SeasonCasesStarted(CaseEvent):
     """payload: started, existing, failed, done, total."""
+
+
+FIRST_SEASON_YEAR = 2022  # PermenPANRB 6/2022: the SKP year as this platform runs it
+
+
+def season_year_problem(year: int, today_year: int) -> tuple[str, str] | None:
+    """Why a season cannot be kicked off for `year` (Indonesian, English), or None.
+
+    A season opens for a past year (backfill), this year, or the next one (BKPSDM prepares planning in
+    December); a year further out would start a case for every employee that nobody can act on for years.
+    """
+    if FIRST_SEASON_YEAR <= year <= today_year + 1:
+        return None
+    return (
+        f"Musim evaluasi hanya untuk tahun {FIRST_SEASON_YEAR} sampai {today_year + 1}",
+        f"An evaluation season can only be started for {FIRST_SEASON_YEAR} to {today_year + 1}",
+    )

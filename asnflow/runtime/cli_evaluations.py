@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
+from asnflow.domain.calendar import JAKARTA
+from asnflow.domain.evaluation import season_year_problem
 from asnflow.runtime.cli_common import DataDir, console, progress_bar, settings_for
 
 evaluations_app = typer.Typer(help="Evaluasi kinerja / performance evaluation (PermenPANRB 6/2022)", no_args_is_help=True)
@@ -26,6 +29,10 @@ def season(
     from asnflow.activities.temporal_client import connect_temporal
     from asnflow.workflows.contracts import Actor
 
+    problem = season_year_problem(year, datetime.now(JAKARTA).year)
+    if problem is not None:
+        console.print(f"[red]{problem[0]} / {problem[1]}[/red]")
+        raise typer.Exit(2)
     settings = settings_for(data_dir)
 
     async def kick_off() -> tuple[str, bool]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.domain import performance
+from asnflow.domain.calendar import JAKARTA
 from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.settings import Settings
 from tests.support import running_stack, ApiClient, api_client
@@ -142,6 +144,11 @@ async def test_season_from_the_cli_twice_and_the_unit_distribution_matches_the_e
     await save_history(stack.client.get_workflow_handle(second), "evaluationseason-twice")
     r = await stack.api.post("/api/v1/evaluations/season", "199602102022031001", json={"year": YEAR})
     assert r.status_code == 403
+    # Years nobody can act on are refused before anything starts: two years ahead, and before the first SKP year.
+    for year in (datetime.now(JAKARTA).year + 2, 2021):
+        r = await stack.api.post("/api/v1/evaluations/season", BKPSDM, json={"year": year})
+        assert r.status_code == 422 and "year" in r.text, r.text
+    assert not rows(stack.settings, "SELECT 1 FROM cases WHERE process = 'evaluation_season' AND data->>'year' <> %s", [str(YEAR)])
 
     unit = [e for e in demo_employees() if e.unit == UNIT]
     head = next(e.nip for e in unit if e.atasan_nip not in {u.nip for u in unit})

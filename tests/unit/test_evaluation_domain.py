@@ -174,3 +174,12 @@ def test_skp_deadline_and_working_day_due_are_consistent() -> None:
     deadline = rules.skp_deadline(2027, EvaluationPolicy())
     assert deadline == datetime(2027, 1, 31, 23, 59, 59, tzinfo=WIB)
     assert deadline - rules.start_of_day(date(2027, 1, 1)) < timedelta(days=31)
+
+
+def test_a_season_opens_from_the_first_skp_year_to_the_next_year_only() -> None:
+    from asnflow.domain.evaluation import season_year_problem
+
+    assert season_year_problem(2022, 2026) is None and season_year_problem(2027, 2026) is None
+    for year in (2021, 2028, 2099):
+        problem = season_year_problem(year, 2026)
+        assert problem is not None and "2022" in problem[0] and "2027" in problem[1], year

@@ -22,6 +22,8 @@ from asnflow.api.updates import deliver
 from asnflow.api.routes.tasks import act as act_on_task
 from asnflow.api.schemas import NIP_PATTERN, CaseAccepted, EvaluationCreate, TaskActionPublic
 from asnflow.domain import performance
+from asnflow.domain.calendar import JAKARTA
+from asnflow.domain.evaluation import season_year_problem
 from asnflow.workflows.contracts import DecisionInput
 from asnflow.workflows.evaluation import EvaluationWorkflow
 from asnflow.workflows.evaluation_contracts import EvidenceInput, TransferInput, evaluation_case_id
@@ -132,6 +134,9 @@ async def start_evaluation(body: EvaluationCreate, user: CurrentUser, conn: DbDe
 async def start_evaluation_season(body: SeasonCreate, user: CurrentUser, res: ResourcesDep) -> CaseAccepted:
     """Start a case for every active employee (BKPSDM, ADMIN); running it again starts nothing twice."""
     require(user, *SEASON_ROLES)
+    problem = season_year_problem(body.year, datetime.now(JAKARTA).year)
+    if problem is not None:
+        raise ApiError(422, *problem, [{"field": "year", "id": problem[0], "en": problem[1]}])
     client = await res.temporal_client()
     try:
         case_id, new = await start_season(
