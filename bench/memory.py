@@ -2,7 +2,8 @@
 
 Usage: python bench/memory.py [--open-cases 10000]   (or `asnflow bench memory --open-cases N`)
 Starts an embedded PostgreSQL and a Temporal dev server in a temporary folder, runs `asnflow worker`
-as its own process, starts N evaluation cases and waits until every one waits on its first task.
+as its own process, starts N evaluation cases in waves (as a season kick-off does: each wave waits on
+people before the next starts) until every one waits on its first task.
 Samples the worker's RSS with psutil throughout; prints `name: value` lines, the peak RSS last,
 and cleans up.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from asnflow.activities.evaluation import wait_parked
 from asnflow.activities.eventstore import EventStore
 from asnflow.activities.temporal_client import connect_temporal
 from asnflow.projections.runner import open_view, rebuild
@@ -68,13 +70,14 @@ def waiting_cases(url: str) -> int:
         ).fetchone()[0]
 
 
-async def start_cases(settings: Settings, n: int, concurrency: int = 32) -> float:
-    """Start n evaluation cases; returns the start rate per second."""
+async def start_cases(settings: Settings, n: int, wave: int, concurrency: int = 32) -> float:
+    """Start n evaluation cases a wave at a time, as a season does (each wave parked first); returns starts/s."""
     client = await connect_temporal(settings)
     staff = [e for e in demo_employees() if e.atasan_nip]
     sem = asyncio.Semaphore(concurrency)
+    starting = 0.0
 
-    async def one(i: int) -> None:
+    async def one(i: int) -> str:
         e = staff[i % len(staff)]
         year = 2026 - i // len(staff)  # distinct (employee, year) natural keys
         case_id = evaluation_case_id(e.nip, year)
@@ -84,13 +87,18 @@ async def start_cases(settings: Settings, n: int, concurrency: int = 32) -> floa
                 StartEvaluationInput(case_id, e.nip, year, Actor(nip=e.nip, roles=["PEGAWAI"])),
                 id=case_id, task_queue=settings.task_queue,
             )
+        return case_id
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    return n / (time.perf_counter() - started)
+    for first in range(0, n, wave):
+        began = time.perf_counter()
+        case_ids = await asyncio.gather(*(one(i) for i in range(first, min(n, first + wave))))
+        starting += time.perf_counter() - began
+        parked = await wait_parked(settings.database_url, list(case_ids))
+        print(f"  wave from {first}: {parked}/{len(case_ids)} parked", file=sys.stderr, flush=True)
+    return n / starting
 
 
-def main(open_cases: int, timeout: float) -> None:
+def main(open_cases: int, timeout: float, wave: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="af-bench-", dir="/tmp"))
     pg = EmbeddedPostgres(root)
     temporal = TemporalDevServer(root)
@@ -117,7 +125,7 @@ def main(open_cases: int, timeout: float) -> None:
         idle = sampler.rss()
         sampler.start()
         began = time.perf_counter()
-        start_rate = asyncio.run(start_cases(settings, open_cases))
+        start_rate = asyncio.run(start_cases(settings, open_cases, wave))
         deadline = time.monotonic() + timeout
         while (waiting := waiting_cases(url)) < open_cases:
             if time.monotonic() > deadline or worker.poll() is not None:
@@ -129,6 +137,7 @@ def main(open_cases: int, timeout: float) -> None:
         sampler.halt.set()
         sampler.join()
         print(f"open_cases: {open_cases}")
+        print(f"wave: {wave}")
         print(f"cases_opened_per_s: {open_cases / settled:.1f}")
         print(f"starts_per_s: {start_rate:.1f}")
         print(f"worker_rss_idle_mb: {idle / MB:.0f}")
@@ -150,6 +159,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--open-cases", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for every case to park")
+    parser.add_argument("--wave", type=int, default=100, help="cases started before waiting for them to park (a season's batch)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up servers on kill
-    main(args.open_cases, args.timeout)
+    main(args.open_cases, args.timeout, args.wave)

@@ -16,7 +16,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from asnflow.activities.eventstore import EVENTS_TABLE
 from asnflow.domain.calendar import BusinessCalendar
+from asnflow.domain.events import case_aggregate_id
 from asnflow.domain.rules import EvaluationPolicy, policy_for
 from asnflow.domain.tenancy import DEFAULT_TENANT, case_prefix, in_tenant, tenant_of, with_prefix
 from asnflow.workflows.contracts import Actor
@@ -90,6 +92,42 @@ async def start_evaluation(
     except WorkflowAlreadyStartedError:
         return False
     return True
+
+
+# A season starts cases a batch at a time and lets each batch reach its first task before the next: a
+# worker keeps CACHED_CASES runs in memory, and thousands of cases started at once evict each other between
+# their first steps and are replayed for every one (2,000 cases parked at ~16/s, 10,000 at ~4/s).
+PARK_LIMIT_SECONDS = 300.0
+PARK_STALL_SECONDS = 20.0  # no case of the batch moved for this long: go on (no worker, or a case that waits first)
+
+
+def parked_cases(database_url: str, case_ids: list[str]) -> int:
+    """How many of these cases have opened a task (wait on people), from the store's plaintext topics."""
+    rows = _rows(
+        database_url,
+        f"SELECT count(DISTINCT originator_id) AS n FROM {EVENTS_TABLE} WHERE originator_id = ANY(%s) AND topic LIKE %s",
+        [[case_aggregate_id(c) for c in case_ids], "%:TaskOpened"],
+    )
+    return int(rows[0]["n"]) if rows else 0
+
+
+async def wait_parked(
+    database_url: str, case_ids: list[str], beat: Callable[[], None] = lambda: None,
+    limit: float = PARK_LIMIT_SECONDS, stall: float = PARK_STALL_SECONDS,
+) -> int:
+    """Wait until the cases have opened their first task, or stop moving, or `limit` passes; returns those parked."""
+    loop = asyncio.get_running_loop()
+    began = moved = loop.time()
+    last = -1
+    while True:
+        parked = await asyncio.to_thread(parked_cases, database_url, case_ids)
+        now = loop.time()
+        if parked != last:
+            last, moved = parked, now
+        if parked >= len(case_ids) or now - moved > stall or now - began > limit:
+            return parked
+        beat()
+        await asyncio.sleep(0.5)
 
 
 async def start_season(
@@ -271,6 +309,7 @@ class EvaluationActivities:
         }
         gate = asyncio.Semaphore(16)
         result = StartCasesResult(started=0, existing=0)
+        new: list[str] = []
 
         async def one(nip: str) -> None:
             async with gate:
@@ -284,9 +323,12 @@ class EvaluationActivities:
                     return
                 if started:
                     result.started += 1
+                    new.append(with_prefix(inp.tenant_prefix, evaluation_case_id(nip, inp.year)))
                 else:
                     result.existing += 1
                 activity.heartbeat(result.started + result.existing)
 
         await asyncio.gather(*(one(n) for n in inp.nips))
+        # Backpressure before the season starts the next batch (a retried batch starts nothing new: no wait).
+        await wait_parked(self.database_url, new, lambda: activity.heartbeat(result.started + result.existing))
         return result

@@ -132,6 +132,9 @@ def test_dev_stack_runs_a_case_stops_cleanly_and_resumes(data_root: Path) -> Non
             skp = {"targets": [{"indikator": "Aplikasi layanan daring berjalan", "target": "99% waktu aktif"}]}
             r = http.post(f"/api/v1/tasks/{task['id']}/decision", headers=mine, json={"outcome": "SUBMITTED", "data": skp})
             assert r.status_code == 200, r.text
+            # The workflow opens the agreement after the draft's decision is answered: wait for it, then it is
+            # in the appraiser's own inbox (no filter).
+            wait_task(http, theirs, case_id, "SKP_AGREEMENT")
             inbox = http.get("/api/v1/tasks", headers=theirs).json()["data"]
             agreement = next(t for t in inbox if t["case_id"] == case_id)
             assert agreement["kind"] == "SKP_AGREEMENT" and agreement["assignee_nip"] == boss["nip"]
