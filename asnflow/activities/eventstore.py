@@ -274,7 +274,7 @@ class EventDecoder:
     """The store mapper's `to_domain_event`, same objects, with less work per event (every read of the log pays it).
 
     The library decodes each event's JSON with a Python `object_hook` called for every dict, which
-    was a third of a rebuild's time: here orjson reads the JSON and only the top-level fields that
+    was a quarter of a rebuild's time: here orjson reads the JSON and only the top-level fields that
     hold a typed value (`{"_type_": ..., "_data_": ...}`, e.g. `occurred_at`) are converted. Any
     state where that shortcut could differ from the library — a typed value nested deeper, an
     integer orjson would turn into a float, JSON orjson refuses (NaN, lone surrogates) — is decoded
