@@ -115,16 +115,29 @@ def redact(value: Any) -> Any:
     """A copy of a payload with every personal value replaced (nested dicts and lists included).
 
     Returns the very same object when there is nothing to redact (the common case, cheap to test with `is`)."""
+    # Leaves are never visited (each would be a call returning itself): the audit view redacts every event.
     if isinstance(value, dict):
         out = None
         for k, v in value.items():
-            new = REDACTED if k in PERSONAL_KEYS and v not in (None, "") else redact(v)
-            if new is not v and out is None:
-                out = dict(value)
-            if out is not None:
+            if k in PERSONAL_KEYS and v not in (None, ""):
+                new = REDACTED
+            elif isinstance(v, (dict, list)):
+                new = redact(v)
+            else:
+                continue
+            if new is not v:
+                if out is None:
+                    out = dict(value)
                 out[k] = new
         return value if out is None else out
     if isinstance(value, list):
-        items = [redact(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        changed = None
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)):
+                new = redact(v)
+                if new is not v:
+                    if changed is None:
+                        changed = list(value)
+                    changed[i] = new
+        return value if changed is None else changed
     return value

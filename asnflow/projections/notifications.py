@@ -170,27 +170,21 @@ class DeadlineTasksView(_TasksBase):  # type: ignore[misc]
     def on_opened(self, curs: Cursor[DictRow], event: ev.TaskOpened, position: int) -> None:
         super().on_opened(curs, event, position)
         if event.payload.get("supervises"):
-            curs.execute("UPDATE tasks SET supervises = %s WHERE id = %s", (event.payload["supervises"], event.payload["task_id"]))
+            self.update_task(curs, event.payload["task_id"], {"supervises": event.payload["supervises"]})
 
     def on_escalated(self, curs: Cursor[DictRow], event: dl.TaskEscalated, position: int) -> None:
         p = event.payload
         if p.get("mode") == dl.REASSIGN and p.get("to_nip"):
-            curs.execute(
-                "UPDATE tasks SET assignee_nip = %s, claimed_by = NULL, status = 'open', escalation_level = %s,"
-                " updated_position = %s WHERE id = %s AND status IN ('open', 'claimed')",
-                (p["to_nip"], p["level"], position, p["task_id"]),
+            self.update_task(
+                curs, p["task_id"],
+                {"assignee_nip": p["to_nip"], "claimed_by": None, "status": "open", "escalation_level": p["level"], "updated_position": position},
+                statuses=("open", "claimed"),
             )
         else:
-            curs.execute(
-                "UPDATE tasks SET escalation_level = %s, updated_position = %s WHERE id = %s",
-                (p["level"], position, p["task_id"]),
-            )
+            self.update_task(curs, p["task_id"], {"escalation_level": p["level"], "updated_position": position})
 
     def on_reminded(self, curs: Cursor[DictRow], event: dl.TaskReminded, position: int) -> None:
-        curs.execute(
-            "UPDATE tasks SET last_reminded_at = %s, updated_position = %s WHERE id = %s",
-            (event.occurred_at, position, event.payload["task_id"]),
-        )
+        self.update_task(curs, event.payload["task_id"], {"last_reminded_at": event.occurred_at, "updated_position": position})
 
 
 class NotificationsProjection(ViewProjection):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import structlog
@@ -160,7 +161,7 @@ def rebuild_views(
     try:
         total = max_position(store)
         done = 0
-        with contextlib.ExitStack() as stack:
+        with _fewer_collections(), contextlib.ExitStack() as stack:
             cursors = [stack.enter_context(view.datastore.transaction(commit=True)) for view in views]
             for view, curs in zip(views, cursors, strict=True):
                 # A view that no event of a page concerns sits idle in its transaction meanwhile.
@@ -191,6 +192,20 @@ def rebuild_views(
         store.close()
         for view in views:
             view.datastore.close()
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often meanwhile (restored after).
+
+    A rebuild allocates some fifty objects per event, none in cycles, and keeps a page of events and the
+    folded task rows alive: with the default threshold the young collections cost ~20 % of its CPU."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 100_000), old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def tracking_position(view: View) -> int:
