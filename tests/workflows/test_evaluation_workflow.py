@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -79,8 +80,10 @@ def head_people(unit: str) -> tuple[Actor, Actor, Actor]:
     return actor(head), actor(boss), actor(other)
 
 
-async def open_task(store: EventStore, case_id: str, task_id: str) -> None:
-    for _ in range(200):
+async def open_task(store: EventStore, case_id: str, task_id: str, timeout: float = 60) -> None:
+    # A deadline, not a count of polls: a worker process started under load takes seconds to import and poll.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         events = await asyncio.to_thread(read_case, store, case_id)
         if any(type(s.event).__name__ == "TaskOpened" and s.event.payload["task_id"] == task_id for s in events):
             return
