@@ -193,8 +193,14 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
                     id=f"{task['id']}.decide",  # a retry after a lost response is the same update, not a second one
                 )
                 samples.append((done.position, time.perf_counter()))
-            except WorkflowUpdateFailedError as exc:  # refused: a bug in the script, shown, never retried
-                errors.append(f"{task['id']} {kind}: {exc.cause!r}"[:300])
+            except WorkflowUpdateFailedError as exc:
+                if getattr(exc.cause, "type", None) == "NotFound":
+                    # The task is in the view but the case has not registered it yet (its TaskOpened was
+                    # recorded and projected before the workflow went on): the next poll tries again.
+                    retried.append(f"{task['id']} {kind}: not registered yet")
+                    taken.discard(task["id"])
+                else:  # refused: a bug in the script, shown, never retried
+                    errors.append(f"{task['id']} {kind}: {exc.cause!r}"[:300])
             except Exception as exc:  # noqa: BLE001 - e.g. an RPC timeout under load: the next poll retries it
                 retried.append(f"{task['id']} {kind}: {exc!r}"[:200])
                 taken.discard(task["id"])

@@ -53,7 +53,8 @@ _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def _pool(database_url: str) -> ConnectionPool:
+def shared_pool(database_url: str) -> ConnectionPool:
+    """A few connections shared by this process's view-reading activities (rows as dicts)."""
     # A few shared connections per process: activities run on many threads, PostgreSQL's slots are few.
     with _POOLS_LOCK:
         pool = _POOLS.get(database_url)
@@ -66,7 +67,7 @@ def _pool(database_url: str) -> ConnectionPool:
 
 def _rows(database_url: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     try:
-        with _pool(database_url).connection() as conn:
+        with shared_pool(database_url).connection() as conn:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type,return-value]
     except psycopg.errors.UndefinedTable:
         return []  # the evaluation view has not been created yet: nothing known

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
-import psycopg
-from psycopg.rows import dict_row
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from asnflow.activities.evaluation import shared_pool
 from asnflow.activities.eventstore import (
     CaseForkedError,
     EventStore,
     UnknownEventTypeError,
     record,
 )
+from asnflow.activities.notifications import DeadlineActivities
 from asnflow.domain.calendar import BusinessCalendar
 from asnflow.domain.tenancy import DEFAULT_TENANT
 from asnflow.workflows.contracts import (
@@ -25,14 +26,16 @@ from asnflow.workflows.contracts import (
     RecordInput,
     RecordResult,
 )
+from asnflow.workflows.deadline_contracts import OpenTaskInput, OpenTaskResult
 
 
 class RecordingActivities:
     """The only door through which workflows write to the event store."""
 
-    def __init__(self, store: EventStore, default_tenant: str = DEFAULT_TENANT) -> None:
+    def __init__(self, store: EventStore, default_tenant: str = DEFAULT_TENANT, deadlines: DeadlineActivities | None = None) -> None:
         self.store = store
         self.default_tenant = default_tenant
+        self.deadlines = deadlines or DeadlineActivities()
 
     @activity.defn(name="record_events")
     def record_events(self, inp: RecordInput) -> RecordResult:
@@ -46,6 +49,21 @@ class RecordingActivities:
                 f"unknown event type {exc}", type="UnknownEventType", non_retryable=True
             ) from exc
 
+    @activity.defn(name="record_task_opened")
+    def open_task(self, inp: OpenTaskInput) -> OpenTaskResult:
+        """Plan a task's due date and deadline steps and record the step's events with its TaskOpened, in one activity."""
+        # The plan is a pure function of its input and the calendar data, so a retry after a commit
+        # builds the same TaskOpened and meets the stored one as its own (exactly once, as record_events).
+        plan = self.deadlines.task_deadlines(inp.plan)
+        *before, opened = inp.record.events
+        payload = {
+            **opened.payload,
+            "due_at": plan.due_at,
+            "deadlines": {"policy": plan.policy_version, "steps": [{"step": s.step, "at": s.at} for s in plan.steps]},
+        }
+        record_input = dataclasses.replace(inp.record, events=[*before, dataclasses.replace(opened, payload=payload)])
+        return OpenTaskResult(recorded=self.record_events(record_input), deadlines=plan)
+
 
 class DirectoryActivities:
     """Reads the employee directory view (built from EmployeeRegistered/Updated events)."""
@@ -56,7 +74,8 @@ class DirectoryActivities:
     @activity.defn(name="lookup_employee")
     def lookup_employee(self, inp: LookupEmployeeInput) -> Employee:
         """One employee with their direct superior, or a non-retryable NotFound."""
-        with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
+        # From the process's shared pool: a new connection per look-up cost a PostgreSQL backend start each.
+        with shared_pool(self.database_url).connection() as conn:
             row = conn.execute(
                 "SELECT nip, nama, golongan, jabatan, jenis_jabatan, unit, atasan_nip "
                 "FROM employees WHERE nip = %s",

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
+import importlib.machinery
+import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from types import CodeType
+from typing import Any, ClassVar
 
 import structlog
 from temporalio.client import Client
@@ -31,8 +37,51 @@ from asnflow.workflows.selection import SELECTION_WORKFLOWS
 log = structlog.get_logger("worker")
 
 CACHED_CASES = 500  # workflow runs kept in memory (the SDK default is 1,000)
+SANDBOX_REIMPORTED = "asnflow."  # modules the workflow sandbox may import afresh for each run
 
 WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, PositionPromotionWorkflow, JptSelectionWorkflow, *SELECTION_WORKFLOWS]
+
+
+class _CompiledOnceLoader(importlib.machinery.SourceFileLoader):
+    """A source loader that compiles each version of a file once per process and reuses the code object."""
+
+    _codes: ClassVar[dict[tuple[str, int, int], CodeType]] = {}
+
+    def get_code(self, fullname: str) -> CodeType:
+        """The module's code: from memory when this exact file (path, mtime, size) was compiled before."""
+        path = self.get_filename(fullname)
+        st = os.stat(path)
+        key = (path, st.st_mtime_ns, st.st_size)
+        code = self._codes.get(key)
+        if code is None:
+            code = super().get_code(fullname)
+            if code is not None:
+                self._codes[key] = code
+        return code  # type: ignore[return-value]
+
+
+class _CompiledOnceFinder(importlib.abc.MetaPathFinder):
+    """Finds asnflow's own modules as the path finder does, with `_CompiledOnceLoader` as their loader."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(SANDBOX_REIMPORTED):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader and spec.origin:
+            spec.loader = _CompiledOnceLoader(fullname, spec.origin)
+        return spec
+
+
+def cache_workflow_bytecode() -> None:
+    """Compile asnflow's workflow modules once per process, not once per workflow run (idempotent)."""
+    # The sandbox executes a workflow's module afresh for every run it creates (a new case, or one
+    # replayed after leaving the cache); that is what keeps runs apart. Where no bytecode cache is
+    # written (PYTHONDONTWRITEBYTECODE, a read-only install without .pyc files) each of those imports
+    # also compiled evaluation.py and human_tasks.py from source: ~20-40 ms of CPU per run, the
+    # largest single cost of the evaluation season's worker (docs/PERFORMANCE.md). The module is still
+    # executed afresh in each sandbox; only the compile step is shared, as a .pyc file would share it.
+    if not any(isinstance(f, _CompiledOnceFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _CompiledOnceFinder())
 
 
 def build_worker(
@@ -43,6 +92,7 @@ def build_worker(
     recording: RecordingActivities | None = None,
 ) -> Worker:
     """A worker with all workflows and activities wired to their dependencies (fault drills pass their own recording)."""
+    cache_workflow_bytecode()
     recording = recording or RecordingActivities(store, settings.default_tenant)
     directory = DirectoryActivities(settings.database_url)
     calendar = CalendarActivities()
@@ -50,7 +100,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[recording.record_events, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *position_activities(settings), *selection_activities(store, settings), *document_activities(store)],
+        activities=[recording.record_events, recording.open_task, directory.lookup_employee, calendar.due_date, *notification_activities(settings), *EvaluationActivities.for_settings(client, settings).all(), *promotion_activities(store, settings), *training_activities(settings), *position_activities(settings), *selection_activities(store, settings), *document_activities(store)],
         activity_executor=executor,
         max_concurrent_activities=16,
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asnflow.workflows.contracts import Actor, ClaimInput, DecisionInput
+from asnflow.workflows.contracts import Actor, ClaimInput, DecisionInput, RecordInput, RecordResult
 
 
 @dataclass
@@ -61,6 +61,20 @@ class TaskDeadlines:
     due_at: str
     policy_version: str
     steps: list[PlannedStepData] = field(default_factory=list)
+
+
+@dataclass
+class OpenTaskInput:
+    """A step's events ending with its TaskOpened, whose `due_at` and `deadlines` the activity fills from `plan`."""
+
+    record: RecordInput
+    plan: TaskDeadlinesInput
+
+
+@dataclass
+class OpenTaskResult:
+    recorded: RecordResult
+    deadlines: TaskDeadlines
 
 
 @dataclass

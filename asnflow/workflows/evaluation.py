@@ -63,6 +63,8 @@ OVERSEERS = ("BKPSDM", "ADMIN")  # who may record a transfer on a case
 TOP_ROLE = "BUPATI"  # appraiser of whoever has no superior in the directory (the Sekda)
 # Cases started before this change replay without it: their heads were rated like everyone else.
 HEAD_RATING_PATCH = "head-rating-follows-unit-result"
+# Cases started before this change looked the directory up in an ordinary activity.
+LOCAL_LOOKUP_PATCH = "directory-lookup-local"
 
 
 def _post(employee: Employee) -> dict[str, Any]:
@@ -164,6 +166,14 @@ class EvaluationWorkflow(CaseWorkflow):
         )
 
     async def _lookup(self, nip: str) -> Employee:
+        if workflow.patched(LOCAL_LOOKUP_PATCH):
+            # One indexed read: as a local activity it costs no activity task, history events or extra workflow task.
+            return await workflow.execute_local_activity_method(
+                DirectoryActivities.lookup_employee,
+                LookupEmployeeInput(nip=nip),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=LOOKUP_RETRY,
+            )
         return await workflow.execute_activity_method(
             DirectoryActivities.lookup_employee,
             LookupEmployeeInput(nip=nip),

@@ -40,9 +40,12 @@ with workflow.unsafe.imports_passed_through():
         Delegation,
         DeliverInput,
         MailMessage,
+        OpenTaskInput,
+        OpenTaskResult,
         PlannedStepData,
         PreparedNotice,
         PrepareNoticeInput,
+        TaskDeadlines,
         TaskDeadlinesInput,
         TaskRef,
     )
@@ -59,6 +62,8 @@ MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=30), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=30), maximum_attempts=10
 )
 CLOSED = ("deciding", "done", "cancelled")
+# Tasks opened before this change planned their deadlines in a local activity of their own, then recorded.
+TASK_OPENED_IN_ONE_ACTIVITY = "task-opened-in-one-activity"
 
 
 def problem(field_name: str | None, message_id: str, message_en: str) -> dict[str, Any]:
@@ -121,28 +126,44 @@ class CaseWorkflow:
         self._task_seq = 0
 
     # --- recording ---------------------------------------------------------------------------
+    def _record_input(self, events: list[NewEvent]) -> RecordInput:
+        info = workflow.info()
+        return RecordInput(
+            case_id=self._case_id,
+            process=self.process,
+            expected_version=self._version,
+            previous_hash=self._last_hash,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            occurred_at=workflow.now().isoformat(),
+            events=events,
+        )
+
     async def record(self, *events: NewEvent) -> RecordResult:
         """Record one step's events exactly once (a local activity appending at our version)."""
         async with self._record_lock:
-            info = workflow.info()
             result = await workflow.execute_local_activity_method(
                 RecordingActivities.record_events,
-                RecordInput(
-                    case_id=self._case_id,
-                    process=self.process,
-                    expected_version=self._version,
-                    previous_hash=self._last_hash,
-                    workflow_id=info.workflow_id,
-                    run_id=info.run_id,
-                    occurred_at=workflow.now().isoformat(),
-                    events=list(events),
-                ),
+                self._record_input(list(events)),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RECORD_RETRY,
             )
             self._version = result.version
             self._last_hash = result.last_hash
             return result
+
+    async def _record_opened(self, events: list[NewEvent], plan: TaskDeadlinesInput) -> TaskDeadlines:
+        """Record a step's events ending with its TaskOpened, whose due date and deadlines the same activity plans."""
+        async with self._record_lock:
+            opened: OpenTaskResult = await workflow.execute_local_activity_method(
+                RecordingActivities.open_task,
+                OpenTaskInput(record=self._record_input(events), plan=plan),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RECORD_RETRY,
+            )
+            self._version = opened.recorded.version
+            self._last_hash = opened.recorded.last_hash
+            return opened.deadlines
 
     @staticmethod
     def event(type_name: str, payload: dict[str, Any], actor: Actor = SYSTEM, reason: str = "") -> NewEvent:
@@ -154,34 +175,33 @@ class CaseWorkflow:
         """Open a task (after this step's other events), remind and escalate on time, and wait for its decision."""
         self._task_seq += 1
         task_id = f"{self._case_id}.t{self._task_seq}"
-        deadlines = await workflow.execute_local_activity_method(
-            DeadlineActivities.task_deadlines,
-            TaskDeadlinesInput(
-                start=workflow.now().isoformat(), working_days=spec.due_working_days, kind=spec.kind, with_plan=spec.deadlines
-            ),
-            start_to_close_timeout=timedelta(seconds=10),
+        plan = TaskDeadlinesInput(
+            start=workflow.now().isoformat(), working_days=spec.due_working_days, kind=spec.kind, with_plan=spec.deadlines
         )
+        payload: dict[str, Any] = {
+            "task_id": task_id,
+            "kind": spec.kind,
+            "title": spec.title,
+            "assignee_nip": spec.assignee_nip,
+            "candidate_role": spec.candidate_role,
+            "unit": spec.unit,
+            "due_at": None,  # planned by the activity (below), in this place of the payload
+            "outcomes": spec.outcomes,
+            "subject_nip": self._subject_nip,
+            "subject_may_act": spec.subject_may_act,
+            "deadlines": None,
+        }
+        if workflow.patched(TASK_OPENED_IN_ONE_ACTIVITY):
+            # One local activity plans the deadlines and records: one round through the worker per task, not two.
+            deadlines = await self._record_opened([*before, self.event("TaskOpened", payload)], plan)
+        else:
+            deadlines = await workflow.execute_local_activity_method(
+                DeadlineActivities.task_deadlines, plan, start_to_close_timeout=timedelta(seconds=10)
+            )
+            payload["due_at"] = deadlines.due_at
+            payload["deadlines"] = {"policy": deadlines.policy_version, "steps": [{"step": s.step, "at": s.at} for s in deadlines.steps]}
+            await self.record(*before, self.event("TaskOpened", payload))
         due_at = deadlines.due_at
-        opened = self.event(
-            "TaskOpened",
-            {
-                "task_id": task_id,
-                "kind": spec.kind,
-                "title": spec.title,
-                "assignee_nip": spec.assignee_nip,
-                "candidate_role": spec.candidate_role,
-                "unit": spec.unit,
-                "due_at": due_at,
-                "outcomes": spec.outcomes,
-                "subject_nip": self._subject_nip,
-                "subject_may_act": spec.subject_may_act,
-                "deadlines": {
-                    "policy": deadlines.policy_version,
-                    "steps": [{"step": s.step, "at": s.at} for s in deadlines.steps],
-                },
-            },
-        )
-        await self.record(*before, opened)
         # Registered only once recorded: no decision can precede the TaskOpened event.
         task = TaskState(task_id=task_id, spec=spec, due_at=due_at)
         self._tasks[task_id] = task

@@ -58,12 +58,14 @@ def probe_worker(client: Client, settings: object, store: object, executor: Thre
     from asnflow.activities.recording import CalendarActivities, DirectoryActivities, RecordingActivities
     from asnflow.workflows.schedules import DEADLINE_WORKFLOWS
 
+    recording = RecordingActivities(store)  # type: ignore[arg-type]
     return Worker(
         client,
         task_queue=settings.task_queue,  # type: ignore[attr-defined]
         workflows=[DeadlineProbeWorkflow, *DEADLINE_WORKFLOWS],
         activities=[
-            RecordingActivities(store).record_events,  # type: ignore[arg-type]
+            recording.record_events,
+            recording.open_task,
             DirectoryActivities(settings.database_url).lookup_employee,  # type: ignore[attr-defined]
             CalendarActivities().due_date,
             *notification_activities(settings),
