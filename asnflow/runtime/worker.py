@@ -31,6 +31,12 @@ from asnflow.workflows.selection import SELECTION_WORKFLOWS
 log = structlog.get_logger("worker")
 
 CACHED_CASES = 500  # workflow runs kept in memory (the SDK default is 1,000)
+# Workflow tasks taken at once (the SDK default is 100). A round starting its applicant cases 200 at a time
+# handed this worker 100 first tasks at once, each building a sandbox and waiting on two local activities:
+# on two shared cores none finished inside the server's 10 s task timeout, every one was retried from the
+# start, and no case got through (bench/selection.py at 25,000). Tasks not taken wait in the server's queue,
+# where no timeout runs.
+WORKFLOW_TASK_SLOTS = 16
 
 WORKFLOWS = [EvaluationWorkflow, EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, ComplaintWorkflow, *DEADLINE_WORKFLOWS, PromotionWorkflow, PromotionBatchWorkflow, PromotionRotationWorkflow, *TRAINING_WORKFLOWS, PositionPromotionWorkflow, JptSelectionWorkflow, *SELECTION_WORKFLOWS]
 
@@ -56,6 +62,7 @@ def build_worker(
         # Each cached case costs ~0.4 MB in the sandbox; parked cases beyond the cache are replayed
         # from their short histories when someone decides (bench/memory.py: RSS stays ~300 MB).
         max_cached_workflows=CACHED_CASES,
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
     )
 
 
