@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,11 +20,15 @@ from eventsourcing.persistence import (
     Cipher,
     DatetimeAsISO,
     IntegrityError,
+    InterfaceError,
     JSONTranscoder,
     MapperDeserialisationError,
+    OperationalError,
+    StoredEvent,
     find_id_convertor,
 )
-from eventsourcing.utils import Environment, resolve_topic
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import Environment, resolve_topic, retry
 from psycopg.rows import tuple_row
 
 from asnflow.domain.events import (
@@ -64,9 +68,35 @@ def postgres_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": f"{__name__}:StoreRecorder",
     }
     env.update(extra)
     return env
+
+
+# An append whose states exceed this many bytes goes without pipeline mode (see StoreRecorder).
+PIPELINE_LIMIT = 256 * 1024
+
+
+class StoreRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder; a large append is sent without pipeline mode.
+
+    psycopg 3.3.9 in pipeline mode over a unix socket (the embedded PostgreSQL 18 listens on one only)
+    hangs for ever once one append carries ~1 MB: the server waits in ClientRead for the rest of the
+    Bind message while the client waits for results (reproduced alone: 900 KB passes, 1,000,000 bytes
+    hangs; over TCP 4 MB passes). A selection round's score file is one event of several MB. The plain
+    path is the same statements in one transaction, so the table lock, NOTIFY and IntegrityError on a
+    taken version behave as in the library's own path."""
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's append, or for a large one the same statements outside pipeline mode."""
+        if self.datastore.enable_db_functions or sum(len(e.state) for e in stored_events) < PIPELINE_LIMIT:
+            return super().insert_events.__wrapped__(self, stored_events, **kwargs)  # type: ignore[attr-defined,no-any-return]
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
 
 class EventStore(Application[Any]):

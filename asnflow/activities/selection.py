@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -35,6 +36,14 @@ STAGE_SQL = (
 )
 
 
+# Uploads never taken in (refused mid-way, abandoned) go after this long: the rows hold personal data in clear.
+STAGING_RETENTION_DAYS = 7
+PURGE_STALE_SQL = "DELETE FROM public.selection_files WHERE uploaded_at < now() - make_interval(days => %s)"
+UNSTAGE_SQL = "DELETE FROM public.selection_files WHERE case_id = %s AND sha256 = ANY(%s)"
+# The events that hold a staged file's rows, and the summary each step returns (rebuilt from the event on a retry).
+FILE_EVENTS = {"REGISTER": "ApplicantsRegistered", "IMPORT": "ScoresImported"}
+
+
 def ensure_staging(conn: psycopg.Connection[Any]) -> None:
     conn.execute(STAGING_DDL)
 
@@ -45,8 +54,13 @@ def stage_file(conn: psycopg.Connection[Any], case_id: str, stage: str, content:
 
     ensure_staging(conn)
     sha = sel.file_sha256(content)
+    conn.execute(PURGE_STALE_SQL, [STAGING_RETENTION_DAYS])
     conn.execute(STAGE_SQL, [sha, case_id, stage, content, Jsonb(extra or {}), uploaded_by])
     return sha
+
+
+class FileGoneError(Exception):
+    """The staged file is no longer there: taken in by an earlier attempt, or never uploaded."""
 
 
 def refuse(kind: str, problems: list[dict[str, Any]]) -> ApplicationError:
@@ -71,6 +85,21 @@ def verification_results(store: EventStore, selection_case: str, reg_nos: list[s
     return out
 
 
+def _file_summary(step: str, payload: dict[str, Any], facts: sel.RoundFacts) -> dict[str, Any]:
+    """What a file step tells its caller, from its event's payload (`facts`: the round before that event)."""
+    if step == "REGISTER":
+        return {"count": payload["count"], "total": len(facts.applicants) + payload["count"]}
+    return {"rows": payload["rows"], "absent": payload["absent"]}
+
+
+def _deadline(inp: BuildInput) -> dict[str, Any]:
+    """A re-announcement's legal deadline and whether it was missed (rounds recorded before the deadline existed: nothing)."""
+    by = inp.params.get("reannounce_by")
+    if not by:
+        return {}
+    return {"reannounce_by": by, "late": datetime.fromisoformat(inp.occurred_at) > datetime.fromisoformat(by)}
+
+
 class SelectionActivities:
     """The round's heavy steps: each reads its inputs, computes with domain.selection and appends at the workflow's version."""
 
@@ -84,8 +113,25 @@ class SelectionActivities:
             ensure_staging(conn)
             row = conn.execute("SELECT content, extra FROM public.selection_files WHERE sha256 = %s AND case_id = %s", [sha, case_id]).fetchone()
         if row is None:
-            raise refuse(ERR_INVALID, [sel.problem("file_sha256", "Berkas unggahan tidak ditemukan.", "The uploaded file was not found.")])
+            raise FileGoneError(sha)
         return bytes(row[0]), row[1]
+
+    def _unstage(self, case_id: str, shas: list[str]) -> None:
+        """Drop staged files whose rows are in the store now (the event holds every row and the checksum)."""
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            ensure_staging(conn)
+            conn.execute(UNSTAGE_SQL, [case_id, shas])
+
+    def _taken_in(self, inp: BuildInput, facts: sel.RoundFacts) -> BuildResult:
+        """The staged file is gone: an earlier attempt appended its event and unstaged it, but its answer was lost.
+
+        That event sits right after the workflow's version; its result is returned unchanged (nothing doubled).
+        Anything else means the file was never uploaded here, and the caller is told."""
+        after = read_case(self.store, inp.case_id, gt=inp.expected_version, lte=inp.expected_version + 1)
+        if after and type(after[0].event).__name__ == FILE_EVENTS[inp.step] and after[0].event.payload.get("file_sha256") == inp.file_sha256:
+            ev = after[0].event
+            return BuildResult(ev.originator_version, ev.hash, [after[0].position], _file_summary(inp.step, ev.payload, facts))
+        raise refuse(ERR_INVALID, [sel.problem("file_sha256", "Berkas unggahan tidak ditemukan.", "The uploaded file was not found.")])
 
     def _append(self, inp: BuildInput, events: list[NewEvent], summary: dict[str, Any]) -> BuildResult:
         rec = RecordInput(
@@ -104,13 +150,32 @@ class SelectionActivities:
     @activity.defn(name="selection_build")
     def build(self, inp: BuildInput) -> BuildResult:
         """One bulk step of the round: check its input, compute, append its events (all or nothing)."""
+        so_far = round_events(self.store, inp.case_id, inp.expected_version)
         try:
-            facts = sel.fold(round_events(self.store, inp.case_id, inp.expected_version))
+            facts = sel.fold(so_far)
         except ValueError as exc:  # no announcement below this version: retrying cannot help
             raise refuse(ERR_CONFLICT, [sel.problem(None, "Seleksi belum diumumkan.", "The selection has not been announced yet.")]) from exc
+        taken = [p["file_sha256"] for t, p in so_far if t in FILE_EVENTS.values()]
+        if taken:
+            # Files the workflow has already acknowledged (an attempt that died between its append and its unstaging).
+            self._unstage(inp.case_id, taken)
+        takes_file = inp.step in FILE_EVENTS
+        if takes_file and inp.file_sha256 in taken:
+            raise refuse(ERR_CONFLICT, [sel.problem("file_sha256", "Berkas ini sudah diterima sebelumnya.", "This file was already taken in.")])
         step = getattr(self, f"_{inp.step.lower()}")
-        events, summary = step(inp, facts)
-        return self._append(inp, events, summary)
+        try:
+            events, summary = step(inp, facts)
+        except FileGoneError:
+            return self._taken_in(inp, facts)
+        except ApplicationError as err:
+            if takes_file and err.type == ERR_INVALID:
+                self._unstage(inp.case_id, [inp.file_sha256])  # a refused file is never taken in: the sender fixes and sends a new one
+            raise
+        result = self._append(inp, events, summary)
+        if takes_file:
+            # Only after the append: a retry before this line still finds the file and meets its own events.
+            self._unstage(inp.case_id, [inp.file_sha256])
+        return result
 
     # --- steps ------------------------------------------------------------------------------
     def _register(self, inp: BuildInput, facts: sel.RoundFacts) -> tuple[list[NewEvent], dict[str, Any]]:
@@ -122,7 +187,7 @@ class SelectionActivities:
         for r in rows:
             r["secret_sha256"] = secrets.get(r["reg_no"])
         payload = {"file_sha256": inp.file_sha256, "count": len(rows), "applicants": rows}
-        return [self._event(inp, "ApplicantsRegistered", payload)], {"count": len(rows), "total": len(facts.applicants) + len(rows)}
+        return [self._event(inp, "ApplicantsRegistered", payload)], _file_summary(inp.step, payload, facts)
 
     def _admin_result(self, inp: BuildInput, facts: sel.RoundFacts) -> tuple[list[NewEvent], dict[str, Any]]:
         if inp.round == 1:
@@ -141,7 +206,7 @@ class SelectionActivities:
             if "admin_result" in changes:
                 results[reg] = changes["admin_result"]
         results = dict(sorted(results.items()))
-        payload = {"round": inp.round, "results": results, "counts": sel.counts(results), "changed": changed}
+        payload = {"round": inp.round, "results": results, "counts": sel.counts(results), "changed": changed, **_deadline(inp)}
         return [self._event(inp, "AdministrativeResultAnnounced", payload)], {"counts": payload["counts"], "changed": len(changed)}
 
     def _import(self, inp: BuildInput, facts: sel.RoundFacts) -> tuple[list[NewEvent], dict[str, Any]]:
@@ -154,7 +219,7 @@ class SelectionActivities:
             "stage": inp.stage, "file_sha256": inp.file_sha256, "rows": len(scores), "columns": list(sel.score_columns(inp.stage, facts.rules)),
             "scores": dict(sorted(scores.items())), "absent": len(expected) - len(scores),
         }
-        return [self._event(inp, "ScoresImported", payload)], {"rows": len(scores), "absent": payload["absent"]}
+        return [self._event(inp, "ScoresImported", payload)], _file_summary(inp.step, payload, facts)
 
     def _cut_off(self, inp: BuildInput, facts: sel.RoundFacts) -> tuple[list[NewEvent], dict[str, Any]]:
         payload = sel.determine_cut_off(facts)
@@ -179,8 +244,8 @@ class SelectionActivities:
         ranked = sel.rank_round(facts)
         optimised = sel.optimise(facts, ranked["ranking"])
         results = sel.final_results(facts, sel.rank_round(facts)["ranking"], optimised["moves"])
-        final = {"round": inp.round, "results": results, "counts": sel.counts(results, "status")}
-        return [self._event(inp, "FinalResultAnnounced", final)], {"counts": final["counts"]}
+        final = {"round": inp.round, "results": results, "counts": sel.counts(results, "status"), **_deadline(inp)}
+        return [self._event(inp, "FinalResultAnnounced", final)], {"counts": final["counts"], **_deadline(inp)}
 
     def _override(self, inp: BuildInput, facts: sel.RoundFacts) -> tuple[list[NewEvent], dict[str, Any]]:
         p = inp.params

@@ -72,6 +72,14 @@ class SelectionObjectionDecided(CaseEvent):
     """payload: objection_id, reg_no, stage, outcome ACCEPTED|REJECTED, decided_by."""
 
 
+class ObjectionPeriodClosed(CaseEvent):
+    """payload: stage, closed_at, reannounce_by (the re-announcement's legal deadline), open_objections."""
+
+
+class ReannouncementOverdue(CaseEvent):
+    """payload: stage, reannounce_by, open_objections [task ids]: the deadline passed with objections unanswered."""
+
+
 class ScoresImported(CaseEvent):
     """payload: stage (SKD|SKB|PPPK), file_sha256, rows, columns, scores {reg_no: [...]}."""
 
@@ -138,7 +146,7 @@ class SelectionRules:
     skb_weight: Fraction
     final_tie_order: tuple[str, ...]  # after the final score: SKD total, sub-tests, IPK, age
     objection_days: int
-    reannounce_days: int
+    reannounce_days: int  # calendar days from the objection window's close to the re-announcement (§1.4)
     registration_days: int
     verification_days: int  # working days for one application's administrative check
     objection_review_days: int
@@ -146,6 +154,8 @@ class SelectionRules:
     nip_days: int
     optimisation: tuple[str, ...]  # the optimisation rules applied, in order
     unconfirmed: tuple[str, ...] = ()
+    # Not law: the regency's service standard for reminding the committee before the re-announcement is due.
+    reannounce_remind_days: int = 2
 
     @property
     def max_total(self) -> int:

@@ -88,9 +88,10 @@ def selection_bench(
     applicants: int = typer.Option(25_000, "--applicants", help="Applicants in the round (Batanghari 2024: 2,538; design: 100×)"),
     database_url: str | None = typer.Option(None, "--database-url", help="Use this PostgreSQL instead of an embedded one"),
     temporal_address: str | None = typer.Option(None, "--temporal-address", help="Use this Temporal instead of a dev server"),
+    steps_only: bool = typer.Option(False, "--steps-only", help="The headline's steps on the real store without Temporal (no applicant cases)"),
 ) -> None:
     """A selection round: registration, scripted verification, SKD import and cut-off, SKB import and ranking (`seconds:` last)."""
-    args = ["--applicants", str(applicants)]
+    args = ["--applicants", str(applicants)] + (["--steps-only"] if steps_only else [])
     args += ["--database-url", database_url] if database_url else []
     args += ["--temporal-address", temporal_address] if temporal_address else []
     _run_bench_script("selection.py", *args)

@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     read_wait_seconds: float = 5.0
     # Workflow tasks one worker process takes at once. Activations share one GIL, so more slots only queue work
     # inside the worker while each task's 10 s timeout runs: after a crash, a worker that took 100 replays at
-    # once timed them all out and retried them for minutes. Few slots leave the rest waiting on the server,
+    # once timed them all out and retried them for minutes (a selection round starting 200 applicant cases got
+    # none through the same way). Few slots leave the rest waiting on the server,
     # where any worker can take them.
     worker_workflow_tasks: int = Field(8, ge=2)  # the SDK needs two with a workflow cache
     # AES-256 key (base64) encrypting Temporal payloads; `asnflow dev` generates one into the data folder.

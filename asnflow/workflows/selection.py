@@ -18,14 +18,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
-from asnflow.workflows.human_tasks import RECORD_RETRY, CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
+from asnflow.workflows.human_tasks import CLOSED, RECORD_RETRY, CaseWorkflow, TaskCancelledError, TaskSpec, TaskState, problem, reject
 from asnflow.workflows.training import TrainingLatsarWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from asnflow.activities.selection import SelectionActivities
+    from asnflow.domain import deadlines as dl
     from asnflow.domain import selection as sel
     from asnflow.domain.organisation import BKPSDMD
     from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, SYSTEM, Actor, CaseResult, DecisionInput
+    from asnflow.workflows.deadline_contracts import PlannedStepData
     from asnflow.workflows.selection_contracts import (
         CHILD_BATCH,
         CHILDREN_PER_RUN,
@@ -49,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
 
 BUILD_TIMEOUT = timedelta(minutes=10)
 HR = ("BKPSDM", "ADMIN")
+REVIEW = "SELECTION_OBJECTION_REVIEW"
+# Rounds whose objection window closed before the re-announcement deadline existed replay without its commands.
+REANNOUNCE_PATCH = "selection-reannounce-deadline"
 
 
 def _committee(actor: Actor) -> None:
@@ -87,13 +92,13 @@ class SelectionWorkflow(CaseWorkflow):
         if st.phase == "verification":
             await workflow.wait_condition(lambda: st.admin_round >= 1)
             await self._objection_window(STAGE_ADMIN)
-            await self._build("ADMIN_RESULT", round=2, params={"accepted": st.accepted.get(STAGE_ADMIN, [])})
+            await self._build("ADMIN_RESULT", round=2, params={"accepted": st.accepted.get(STAGE_ADMIN, []), **self._reannouncement()})
             st.admin_round, st.phase = 2, "skd"
         await workflow.wait_condition(lambda: st.phase == "final_objection")
         await self._objection_window(STAGE_FINAL)
         await workflow.wait_condition(lambda: self._busy == 0)
         st.final_round += 1
-        await self._build("FINAL_RESULT", round=st.final_round)
+        await self._build("FINAL_RESULT", round=st.final_round, params=self._reannouncement())
         st.phase = "appointment"
         try:
             outcome = await self._appoint(inp)
@@ -172,7 +177,55 @@ class SelectionWorkflow(CaseWorkflow):
         st.phase = "admin_objection" if stage == STAGE_ADMIN else "final_objection"
         await self._sleep_until(st.window_closes)
         st.window_closes = None
+        if workflow.patched(REANNOUNCE_PATCH):
+            await self._reannouncement_deadline(stage)
         await workflow.wait_condition(lambda: st.open_objections == 0 and self._busy == 0)
+
+    async def _reannouncement_deadline(self, stage: str) -> None:
+        """Hold the committee to re-announcing within 7 calendar days of the window's close (REGULATIONS.md §1.4).
+
+        The re-announcement itself is recorded by the system the moment the last objection is decided. What the
+        workflow cannot do is answer an objection for the committee: rejecting it at the deadline would make the
+        applicant pay for the committee's delay, accepting it would pass someone nobody checked. So the deadline acts
+        on people, as a BKPSDM office expects: the deadline is recorded when the window closes, the open reviews are
+        reminded two days before it, and at it the breach is recorded and each open review is escalated to the head
+        of BKPSDMD, who supervises it; the re-announcement then states that it came late."""
+        st, rules = self._st, self._rules
+        closed = workflow.now()
+        due = closed + timedelta(days=rules.reannounce_days)
+        st.reannounce_by = due.isoformat()
+        await self.record(self.event("ObjectionPeriodClosed", {"stage": stage, "closed_at": closed.isoformat(),
+                                                               "reannounce_by": st.reannounce_by, "open_objections": st.open_objections}))
+        remind_at = due - timedelta(days=rules.reannounce_remind_days)
+        if await self._objections_open_until(remind_at):
+            for task in self._open_reviews(stage):
+                await self._remind(task, PlannedStepData(step="REANNOUNCE_R", action="remind", at=remind_at.isoformat()))
+        if await self._objections_open_until(due):
+            reviews = self._open_reviews(stage)
+            await self.record(self.event("ReannouncementOverdue", {"stage": stage, "reannounce_by": st.reannounce_by,
+                                                                   "open_objections": [t.task_id for t in reviews]}))
+            for task in reviews:
+                await self._escalate(task, PlannedStepData(step="REANNOUNCE_E", action="escalate", at=due.isoformat(),
+                                                           level=task.escalation_level + 1, target=dl.SUPERIOR, mode=dl.SUPERVISE))
+
+    async def _objections_open_until(self, at: datetime) -> bool:
+        """Wait until `at` unless every objection is decided first; True when some are still open then."""
+        st = self._st
+        delay = (at - workflow.now()).total_seconds()
+        if st.open_objections and delay > 0:
+            try:
+                await workflow.wait_condition(lambda: st.open_objections == 0, timeout=timedelta(seconds=delay))
+            except TimeoutError:
+                pass
+        return st.open_objections > 0
+
+    def _open_reviews(self, stage: str) -> list[TaskState]:
+        # A review's title starts with its stage (set in _review).
+        return [t for t in self._tasks.values() if t.spec.kind == REVIEW and t.spec.title.startswith(stage) and t.status not in CLOSED]
+
+    def _reannouncement(self) -> dict[str, Any]:
+        """What the re-announcement states about its deadline (nothing for rounds without one)."""
+        return {"reannounce_by": self._st.reannounce_by} if self._st.reannounce_by else {}
 
     async def _build(self, step: str, actor: Actor = SYSTEM, **kw: Any) -> BuildResult:
         """A bulk append built by the activity at our version, under the same lock and counter as record()."""
@@ -386,7 +439,7 @@ class SelectionWorkflow(CaseWorkflow):
         st = self._st
         try:
             decision = await self.human_task(
-                TaskSpec(kind="SELECTION_OBJECTION_REVIEW", title=f"{inp.stage}: sanggah {inp.reg_no} / objection", outcomes=["ACCEPTED", "REJECTED"],
+                TaskSpec(kind=REVIEW, title=f"{inp.stage}: sanggah {inp.reg_no} / objection", outcomes=["ACCEPTED", "REJECTED"],
                          due_working_days=self._rules.objection_review_days, candidate_role="BKPSDM", unit=BKPSDMD,
                          reason_required_for=["ACCEPTED", "REJECTED"])
             )

@@ -46,6 +46,7 @@ class SelectionState:
     admin_round: int = 0
     final_round: int = 0
     window_closes: str | None = None  # ISO moment the current objection window closes
+    reannounce_by: str | None = None  # ISO deadline of the re-announcement after the last closed window
     objected: dict[str, list[str]] = field(default_factory=dict)  # stage -> reg_nos that objected (one each)
     open_objections: int = 0
     accepted: dict[str, list[str]] = field(default_factory=dict)  # stage -> reg_nos whose objection was accepted

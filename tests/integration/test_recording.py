@@ -115,3 +115,41 @@ async def test_activity_retry_after_commit_leaves_exactly_one_event(
     assert types[0] == "CaseOpened" and types.count("CaseOpened") == 1 and types.count("TaskOpened") == 1
     assert [s.event.originator_version for s in events] == list(range(1, len(events) + 1))
     store.close()
+
+
+def test_large_append_over_the_embedded_unix_socket_is_one_event() -> None:
+    """A several-MB event (a score file) over the embedded server's unix socket: recorded once, its retry unchanged.
+
+    psycopg's pipeline mode hung for ever here at ~1 MB (see StoreRecorder); this append would never return."""
+    import os
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    from asnflow.activities.eventstore import PIPELINE_LIMIT
+    from asnflow.runtime.services import EmbeddedPostgres
+
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="af-"))
+    pg = EmbeddedPostgres(root)
+    try:
+        url = pg.start()
+        store = EventStore(env=make_settings(url, root).store_env())
+        try:
+            rows = {f"2415{i:08d}": os.urandom(24).hex() for i in range(60_000)}  # ~4 MB of JSON
+            inp = record_input("case-large", {"scores": rows})
+            first = record(store, inp)
+            again = record(store, inp)  # a retry after an unacknowledged commit
+            assert again == first
+            stored = read_case(store, "case-large")
+            assert len(stored) == 1 and stored[0].event.payload["scores"] == rows
+            with psycopg.connect(url) as conn:
+                size = conn.execute("SELECT length(state) FROM asnflow_events").fetchone()[0]
+            assert size > 3 * PIPELINE_LIMIT  # it did take the path outside pipeline mode
+            small = record(store, record_input("case-small", {"n": 1}))  # and small ones still the library's
+            assert small.version == 1
+        finally:
+            store.close()
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)

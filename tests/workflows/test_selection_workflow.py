@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -18,7 +18,7 @@ from asnflow.activities.eventstore import EventStore, read_case
 from asnflow.activities.selection import stage_file
 from asnflow.domain import selection as sel
 from asnflow.domain.nip import make_nip
-from asnflow.runtime.demo_org import BKPSDM_STAFF_1_NIP, BKPSDM_STAFF_2_NIP, BUPATI_NIP
+from asnflow.runtime.demo_org import BKPSDM_STAFF_1_NIP, BKPSDM_STAFF_2_NIP, BUPATI_NIP, KEPALA_BKPSDMD_NIP
 from asnflow.runtime.worker import build_worker
 from asnflow.workflows.contracts import ERR_CONFLICT, ERR_FORBIDDEN, ERR_INVALID, Actor, DecisionInput
 from asnflow.workflows.human_tasks import CaseWorkflow
@@ -157,6 +157,10 @@ async def test_full_cpns_round_with_objections_windows_and_latsar_hand_off(rig: 
     await wait_for(rig, case_id, "AdministrativeResultAnnounced", 2)
     second = events(rig, case_id, "AdministrativeResultAnnounced")[-1].payload
     assert second["round"] == 2 and second["changed"] == ["24150100005"] and second["counts"] == {"MS": 5}
+    closed = events(rig, case_id, "ObjectionPeriodClosed")[0].payload  # the legal deadline, stated when the window closed
+    assert datetime.fromisoformat(closed["reannounce_by"]) - datetime.fromisoformat(closed["closed_at"]) == timedelta(days=7)
+    assert second["reannounce_by"] == closed["reannounce_by"] and second["late"] is False
+    assert events(rig, case_id, "ReannouncementOverdue") == [] and events(rig, case_id, "TaskReminded") == []
     late = ObjectionInput(reg_no="24150100004", stage=STAGE_ADMIN, reason="Sanggah terlambat setelah masa sanggah")
     await refused(handle.execute_update(SelectionWorkflow.file_objection, late), ERR_CONFLICT)
 
@@ -177,6 +181,7 @@ async def test_full_cpns_round_with_objections_windows_and_latsar_hand_off(rig: 
     skb_sha = stage(rig, case_id, "SKB", "no_peserta,nilai_skb\n24150100001,80\n24150100002,90\n24150100003,85\n24150100004,70\n")
     res = await handle.execute_update(SelectionWorkflow.import_scores, FileInput(STAFF, skb_sha, "SKB"))
     assert res.summary["final"]["counts"] == {"LULUS": 2, "TL": 3}
+    assert staged_rows(rig, case_id) == []  # every file, refused or taken in, has left the staging table
     ranked = events(rig, case_id, "SelectionRanked")[0].payload
     assert [e["reg_no"] for e in ranked["ranking"]["PK-RSUD"]] == ["24150100003", "24150100002", "24150100001"]  # 77.909, 76.618, 75.636
     # Recomputing from the events gives the recorded ranking exactly.
@@ -223,4 +228,143 @@ async def test_an_upload_arriving_with_the_first_task_waits_for_the_announcement
     done = await handle.execute_update(SelectionWorkflow.register_applicants, FileInput(STAFF, sha))
     assert done.summary["total"] == 5
     assert [type(e).__name__ for e in events(rig, case_id)] == ["CaseOpened", "SelectionAnnounced", "ApplicantsRegistered"]
+    await handle.terminate("test done")
+
+
+# --- the staging table: staged files leave once their event is recorded, safely under retries ---------------
+def staged_rows(rig: Rig, case_id: str) -> list[str]:
+    with psycopg.connect(rig.settings.database_url) as conn:
+        return [r[0] for r in conn.execute("SELECT sha256 FROM public.selection_files WHERE case_id = %s", [case_id])]
+
+
+def announced_round(rig: Rig) -> tuple[str, Any]:
+    """A round announced straight into the store (no workflow): the activity is driven as its retries would drive it."""
+    from asnflow.activities.eventstore import record
+    from asnflow.domain.events import GENESIS_HASH
+    from asnflow.workflows.contracts import NewEvent, RecordInput
+
+    case_id = f"selection-2024-stage-{uuid.uuid4().hex[:6]}"
+    actor = STAFF.as_event_actor()
+    opened = record(rig.store, RecordInput(
+        case_id=case_id, process=sel.PROCESS, expected_version=0, previous_hash=GENESIS_HASH, workflow_id=case_id, run_id="run-1",
+        occurred_at="2024-08-19T01:00:00+00:00",
+        events=[NewEvent("SelectionAnnounced", {"year": 2024, "kind": sel.CPNS, "rules": "CPNS-2024", "formations": FORMATIONS}, actor)],
+    ))
+    return case_id, opened
+
+
+def build_input(case_id: str, opened: Any, sha: str) -> Any:
+    from asnflow.workflows.selection_contracts import BuildInput
+
+    return BuildInput(case_id=case_id, process=sel.PROCESS, expected_version=opened.version, previous_hash=opened.last_hash,
+                      workflow_id=case_id, run_id="run-1", occurred_at="2024-08-20T01:00:00+00:00", actor=STAFF.as_event_actor(),
+                      step="REGISTER", file_sha256=sha)
+
+
+def test_a_recorded_file_leaves_staging_and_a_retry_after_that_returns_the_same_result(rig: Rig) -> None:
+    from asnflow.activities.selection import SelectionActivities
+
+    acts = SelectionActivities(rig.store, rig.settings.database_url)
+    case_id, opened = announced_round(rig)
+    sha = stage(rig, case_id, "REGISTRATION", APPLICANTS)
+    inp = build_input(case_id, opened, sha)
+    first = acts.build(inp)
+    assert staged_rows(rig, case_id) == []  # gone once its event is in the store
+    # The attempt's answer was lost after it unstaged: the retry finds its event instead of the file.
+    again = acts.build(inp)
+    assert again == first and first.summary == {"count": 5, "total": 5}
+    assert len(events(rig, case_id, "ApplicantsRegistered")) == 1
+
+
+def test_an_attempt_that_died_before_unstaging_is_retried_without_a_second_event(rig: Rig) -> None:
+    from asnflow.activities.selection import SelectionActivities
+
+    acts = SelectionActivities(rig.store, rig.settings.database_url)
+    case_id, opened = announced_round(rig)
+    sha = stage(rig, case_id, "REGISTRATION", APPLICANTS)
+    inp = build_input(case_id, opened, sha)
+    first = acts.build(inp)
+    stage(rig, case_id, "REGISTRATION", APPLICANTS)  # as if the attempt died between its append and its unstaging
+    again = acts.build(inp)  # meets its own event at that version, then unstages
+    assert again == first and staged_rows(rig, case_id) == []
+    assert len(events(rig, case_id, "ApplicantsRegistered")) == 1
+    # The same file sent again later is refused as taken in, and a leftover row of it is purged by the next step.
+    stage(rig, case_id, "REGISTRATION", APPLICANTS)
+    later = build_input(case_id, first, sha)
+    from temporalio.exceptions import ApplicationError
+
+    with pytest.raises(ApplicationError) as refused_again:
+        acts.build(later)
+    assert refused_again.value.type == ERR_CONFLICT and staged_rows(rig, case_id) == []
+    assert len(events(rig, case_id)) == 2
+
+
+def test_a_refused_file_and_stale_uploads_do_not_stay_in_staging(rig: Rig) -> None:
+    from temporalio.exceptions import ApplicationError
+
+    from asnflow.activities.selection import SelectionActivities
+
+    acts = SelectionActivities(rig.store, rig.settings.database_url)
+    case_id, opened = announced_round(rig)
+    bad = stage(rig, case_id, "REGISTRATION", APPLICANTS + "24150100001,Ani,PK-RSUD,UMUM,1998-03-04,3.51\n")
+    with pytest.raises(ApplicationError) as refused_file:
+        acts.build(build_input(case_id, opened, bad))
+    assert refused_file.value.type == ERR_INVALID and staged_rows(rig, case_id) == [] and len(events(rig, case_id)) == 1
+    # An upload never taken in goes after the retention period, at the next upload anywhere.
+    old = stage(rig, case_id, "REGISTRATION", APPLICANTS)
+    with psycopg.connect(rig.settings.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE public.selection_files SET uploaded_at = now() - interval '8 days' WHERE sha256 = %s", [old])
+    fresh = stage(rig, f"{case_id}-other", "SKD", "no_peserta,twk,tiu,tkp\n")
+    assert staged_rows(rig, case_id) == [] and staged_rows(rig, f"{case_id}-other") == [fresh]
+
+
+async def test_an_unanswered_objection_is_reminded_then_escalated_at_the_reannouncement_deadline(rig: Rig) -> None:
+    case_id = f"selection-2024-late-{uuid.uuid4().hex[:6]}"
+    handle = await rig.client.start_workflow(
+        SelectionWorkflow.run,
+        StartSelectionInput(case_id=case_id, year=2024, kind=sel.CPNS, title="Seleksi uji tenggat", formations=FORMATIONS, started_by=STAFF,
+                            schedule=SelectionSchedule(registration_days=2, objection_days=3, drh_days=5)),
+        id=case_id, task_queue=rig.settings.task_queue,
+    )
+    await wait_for(rig, case_id, "SelectionAnnounced")
+    await handle.execute_update(SelectionWorkflow.register_applicants, FileInput(STAFF, stage(rig, case_id, "REGISTRATION", APPLICANTS)))
+    await rig.env.sleep(timedelta(days=2, hours=1))
+    await phase(handle, "verification")
+    for i in range(1, 6):
+        child = application_case_id(case_id, f"241501000{i:02d}")
+        await decide(rig, child, f"{child}.t1", STAFF2, sel.TMS if i == 5 else sel.MS, "Ijazah tidak sesuai" if i == 5 else "")
+        await wait_for(rig, child, "ApplicationVerified")
+    await handle.execute_update(SelectionWorkflow.announce_administrative, AnnounceInput(STAFF))
+    await phase(handle, "admin_objection")
+    await handle.execute_update(SelectionWorkflow.file_objection,
+                                ObjectionInput("24150100005", STAGE_ADMIN, "Ijazah saya sesuai formasi, mohon diperiksa ulang"))
+    review = f"{case_id}.t1"
+
+    # The window closes with the objection unanswered: the deadline (7 calendar days) is recorded, nothing announced.
+    await rig.env.sleep(timedelta(days=3, hours=1))
+    closed = (await wait_for(rig, case_id, "ObjectionPeriodClosed"))[0].payload
+    assert closed["open_objections"] == 1
+    due = datetime.fromisoformat(closed["reannounce_by"])
+    assert due - datetime.fromisoformat(closed["closed_at"]) == timedelta(days=7)
+    # Two days before it, the committee is reminded of the review.
+    await rig.env.sleep(timedelta(days=4, hours=12))
+    assert events(rig, case_id, "TaskReminded") == []
+    await rig.env.sleep(timedelta(days=1))
+    reminded = (await wait_for(rig, case_id, "TaskReminded"))[0].payload
+    assert reminded["task_id"] == review and reminded["step"] == "REANNOUNCE_R"
+    assert events(rig, case_id, "ReannouncementOverdue") == [] and len(events(rig, case_id, "AdministrativeResultAnnounced")) == 1
+    # At the deadline the breach is recorded and the head of BKPSDMD supervises the review; nobody's objection is decided for them.
+    await rig.env.sleep(timedelta(days=2))
+    overdue = (await wait_for(rig, case_id, "ReannouncementOverdue"))[0].payload
+    assert overdue == {"stage": STAGE_ADMIN, "reannounce_by": closed["reannounce_by"], "open_objections": [review]}
+    escalated = (await wait_for(rig, case_id, "TaskEscalated"))[0].payload
+    assert escalated["task_id"] == review and escalated["mode"] == "supervise" and escalated["to_nip"] == KEPALA_BKPSDMD_NIP
+    assert len(events(rig, case_id, "AdministrativeResultAnnounced")) == 1 and events(rig, case_id, "SelectionObjectionDecided") == []
+    # The committee (still the committee: supervising does not take the task) answers; the re-announcement follows at once, marked late.
+    await decide(rig, case_id, review, STAFF2, "REJECTED", "Ijazah D3, formasi mensyaratkan S1")
+    second = (await wait_for(rig, case_id, "AdministrativeResultAnnounced", 2))[-1].payload
+    assert second["round"] == 2 and second["late"] is True and second["reannounce_by"] == closed["reannounce_by"]
+    assert second["counts"] == {"MS": 4, "TMS": 1}
+    await phase(handle, "skd")
+    await save_history(handle, "selection-reannouncement-overdue")
     await handle.terminate("test done")

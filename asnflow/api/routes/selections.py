@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from asnflow.activities.selection import STAGE_SQL, STAGING_DDL
+from asnflow.activities.selection import PURGE_STALE_SQL, STAGE_SQL, STAGING_DDL, STAGING_RETENTION_DAYS
 from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ResourcesDep, catch_up
 from asnflow.api.errors import ApiError
 from asnflow.api.routes.complaints import RateLimiter, _state
@@ -108,6 +108,7 @@ async def _stage(conn: Any, case_id: str, stage: str, content: bytes, nip: str |
     """Stage an upload under its SHA-256 and commit, so the workflow's activity can read it."""
     sha = sel.file_sha256(content)
     await conn.execute(STAGING_DDL)
+    await conn.execute(PURGE_STALE_SQL, [STAGING_RETENTION_DAYS])
     await conn.execute(STAGE_SQL, [sha, case_id, stage, content, Jsonb(extra or {}), nip])
     await conn.commit()
     return sha
