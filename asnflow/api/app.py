@@ -48,9 +48,10 @@ def create_app(settings: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         schemas = TenantSchemas()
-        # A connection back in the pool sees no tenant's views until the next request enters one.
+        # A connection in the pool sees no tenant's views until a request enters one (or names its schema).
         pool = AsyncConnectionPool(
-            settings.database_url, min_size=1, max_size=10, open=False, timeout=5, reset=schemas.leave
+            settings.database_url, min_size=1, max_size=10, open=False, timeout=5, configure=schemas.configure,
+            reset=schemas.leave,
         )
         # Start even when PostgreSQL is down: requests then get 503 until it is back.
         await pool.open(wait=False)

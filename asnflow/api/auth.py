@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,12 @@ from asnflow.workflows.contracts import Actor
 
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 CLOCK_SKEW_SECONDS = 30
+# Verified tokens are remembered briefly: a client sends the same token on every request, and checking
+# its signature again costs more than the rest of a small read (bench/api.py). An entry lives until the
+# token expires but never longer than VERIFIED_TTL_SECONDS, so a key withdrawn from the provider's JWKS
+# stops being honoured about as soon as the JWKS cache (300 s) would notice.
+VERIFIED_CACHE_SIZE = 1024
+VERIFIED_TTL_SECONDS = 60.0
 
 
 @dataclass
@@ -132,8 +140,29 @@ class TokenVerifier:
             if jwks_url
             else None
         )
+        self._verified: OrderedDict[str, tuple[float, User]] = OrderedDict()  # token -> (valid until, user)
+        self._verified_lock = threading.Lock()  # sync dependencies may call verify from the thread pool
 
     def verify(self, token: str) -> User:
+        """The caller of a token (from the cache of recently verified tokens when it is still valid); 401 otherwise."""
+        now = time.time()
+        with self._verified_lock:
+            hit = self._verified.get(token)
+            if hit is not None:
+                if now < hit[0]:
+                    self._verified.move_to_end(token)
+                    return replace(hit[1], roles=list(hit[1].roles))  # a copy: a handler cannot change the cached caller
+                del self._verified[token]
+        user, expires = self._verify(token)  # outside the lock: a JWKS fetch may take a while
+        with self._verified_lock:
+            # exp is honoured with the same clock skew that jwt.decode allows.
+            self._verified[token] = (min(expires + CLOCK_SKEW_SECONDS, now + VERIFIED_TTL_SECONDS), user)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return replace(user, roles=list(user.roles))
+
+    def _verify(self, token: str) -> tuple[User, float]:
+        """Check the token itself; the user and the token's expiry (epoch seconds)."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
@@ -156,7 +185,8 @@ class TokenVerifier:
         tenant = claim(claims, self.claims.tenant) or self.default_tenant
         if not isinstance(tenant, str) or not valid_tenant(tenant):
             raise ApiError(401, "Token dengan instansi tidak sah.", "The token names an invalid tenant.", headers={"WWW-Authenticate": "Bearer"})
-        return User(
+        user = User(
             nip=str(nip), name=str(claim(claims, self.claims.name) or ""), roles=roles, unit=str(unit) if unit else None,
             tenant=tenant, default_tenant=tenant == self.default_tenant,
         )
+        return user, float(claims["exp"])

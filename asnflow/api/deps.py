@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -62,7 +63,12 @@ def resources(request: Request) -> Resources:
     return request.app.state.resources  # type: ignore[no-any-return]
 
 
-ResourcesDep = Annotated[Resources, Depends(resources)]
+async def _resources(request: Request) -> Resources:
+    """The dependency form of resources(): async, so FastAPI does not hand it to the thread pool."""
+    return request.app.state.resources  # type: ignore[no-any-return]
+
+
+ResourcesDep = Annotated[Resources, Depends(_resources)]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -84,10 +90,12 @@ def authenticate(request: Request) -> User:
     return user
 
 
-def current_user(
+async def current_user(
     request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> User:
     """The caller from a bearer JWT; 401 without one (declared for OpenAPI's security scheme)."""
+    # Async although it does not await: a sync dependency would cost a hop through the thread pool on
+    # every request, and the token is already verified on the event loop (policy.enforce, the cache).
     return authenticate(request)
 
 
@@ -96,12 +104,34 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def db(request: Request, res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """A pooled connection for view reads that sees only the caller's tenant; 503 when the database is down."""
+    async with _tenant_connection(request, res, autocommit=False) as conn:
+        yield conn
+
+
+async def read_db(request: Request, res: ResourcesDep) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A pooled connection in autocommit whose search path names no tenant: the handler's statements name
+    the tenant's schema (tenancy.schema_of), so a read takes one round trip instead of four (bench/api.py).
+
+    A statement that forgets the schema finds no tables and fails; it never sees another tenant's rows.
+    """
+    async with _tenant_connection(request, res, autocommit=True) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _tenant_connection(
+    request: Request, res: Resources, *, autocommit: bool
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     answered = False
     tenant = request_tenant(request, res.settings.default_tenant)
     try:
         async with res.pool.connection(timeout=5) as conn:
             conn.row_factory = dict_row  # type: ignore[assignment]
-            await res.schemas.enter(conn, tenant)
+            if autocommit:
+                await res.schemas.prepare(conn, tenant)
+                await conn.set_autocommit(True)  # the pool's reset (TenantSchemas.leave) turns it off again
+            else:
+                await res.schemas.enter(conn, tenant)
             yield conn
             answered = True
     except (psycopg.OperationalError, psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
@@ -118,6 +148,7 @@ async def db(request: Request, res: ResourcesDep) -> AsyncIterator[psycopg.Async
 
 
 DbDep = Annotated[psycopg.AsyncConnection[Any], Depends(db)]
+ReadDbDep = Annotated[psycopg.AsyncConnection[Any], Depends(read_db)]
 
 
 def require(user: User, *roles: str) -> None:

@@ -14,10 +14,12 @@ the views' CHECK OPTION.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 import psycopg
 from fastapi import Request
+from psycopg.pq import TransactionStatus
 
 from asnflow.api.errors import ApiError
 from asnflow.domain.tenancy import tenant_of, valid_tenant
@@ -70,30 +72,57 @@ class TenantSchemas:
     def __init__(self) -> None:
         self.ready: set[str] = set()
         self.lock = asyncio.Lock()
+        # Connections whose search path names a tenant: the pool's reset takes them back to none.
+        self.entered: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
 
-    async def enter(self, conn: psycopg.AsyncConnection[Any], tenant: str) -> None:
-        """Point the connection at the tenant's views (committed, so a rollback in the handler keeps it)."""
+    async def prepare(self, conn: psycopg.AsyncConnection[Any], tenant: str) -> str:
+        """Make sure the tenant's schema of views exists; returns its name."""
         if tenant not in self.ready:
             async with self.lock:
                 if tenant not in self.ready:
                     await prepare_schema(conn, tenant)
                     self.ready.add(tenant)
-        await conn.execute(
-            "SELECT set_config('search_path', %s, false), set_config(%s, %s, false)",
-            [schema_of(tenant), TENANT_SETTING, tenant],
-        )
-        await conn.commit()
+        return schema_of(tenant)
+
+    async def enter(self, conn: psycopg.AsyncConnection[Any], tenant: str) -> None:
+        """Point the connection at the tenant's views (committed, so a rollback in the handler keeps it)."""
+        schema = await self.prepare(conn, tenant)
+        self.entered.add(conn)
+        await _session_settings(conn, schema, tenant)
+
+    async def configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """A new pooled connection starts with no tenant's views on its search path."""
+        await _session_settings(conn, NO_TENANT_SCHEMA, "")
 
     async def leave(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Back to no tenant before the connection returns to the pool."""
-        await conn.execute(
-            "SELECT set_config('search_path', %s, false), set_config(%s, '', false)", [NO_TENANT_SCHEMA, TENANT_SETTING]
-        )
-        await conn.commit()
+        if conn not in self.entered:
+            # Never pointed at a tenant (its statements named the tenant's schema): nothing to undo but autocommit.
+            await conn.set_autocommit(False)
+            return
+        await _session_settings(conn, NO_TENANT_SCHEMA, "")
+        self.entered.discard(conn)
 
     def forget(self, tenant: str) -> None:
         """A table appeared after the schema was made (the projector started later): rebuild it next time."""
         self.ready.discard(tenant)
+
+
+async def _session_settings(conn: psycopg.AsyncConnection[Any], search_path: str, tenant: str) -> None:
+    """Set the connection's search path and tenant for the session, leaving it idle and not in autocommit.
+
+    In autocommit the statement is its own transaction: one round trip instead of BEGIN, SELECT and
+    COMMIT (bench/api.py), and a rollback in the handler cannot undo it either.
+    """
+    await conn.set_autocommit(True)
+    try:
+        await conn.execute(
+            "SELECT set_config('search_path', %s, false), set_config(%s, %s, false)", [search_path, TENANT_SETTING, tenant]
+        )
+    finally:
+        # A broken connection (not idle) is discarded by the pool; any other goes back to transactions.
+        if conn.pgconn.transaction_status == TransactionStatus.IDLE:
+            await conn.set_autocommit(False)
 
 
 def request_tenant(request: Request, default: str) -> str:

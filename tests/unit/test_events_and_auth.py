@@ -7,10 +7,11 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 
 from asnflow.activities.eventstore import build_events
-from asnflow.api.auth import TokenVerifier, ensure_dev_keys, mint_token
+from asnflow.api.auth import VERIFIED_TTL_SECONDS, TokenVerifier, ensure_dev_keys, mint_token
 from asnflow.api.errors import ApiError, body
 from asnflow.domain.events import GENESIS_HASH, hash_of
 from asnflow.workflows.contracts import NewEvent, RecordInput, case_id_of_task
@@ -109,3 +110,21 @@ def request_with(language: str) -> Request:
 def test_errors_speak_the_callers_language_and_carry_both(language: str, expected: str) -> None:
     doc = body(request_with(language), ApiError(403, "Ditolak.", "Refused."))
     assert doc["message"] == expected and doc["message_id"] == "Ditolak." and doc["message_en"] == "Refused."
+
+
+def test_a_verified_token_is_remembered_until_its_deadline(keys: tuple[Path, TokenVerifier], tmp_path: Path) -> None:
+    private, verifier = keys
+    token = mint_token(private, nip="1", name="x", roles=["PEGAWAI"], unit=None, issuer="asnflow-dev", audience="asnflow")
+    first = verifier.verify(token)
+    first.roles.append("ADMIN")  # a handler changing its copy does not change the remembered caller
+    assert verifier.verify(token).roles == ["PEGAWAI"]
+    # The key is replaced: the remembered token is still honoured until its deadline, then checked again.
+    ensure_dev_keys(tmp_path / "o.pem", tmp_path / "o.pub.pem")
+    verifier._key = serialization.load_pem_public_key((tmp_path / "o.pub.pem").read_bytes())
+    assert verifier.verify(token).nip == "1"
+    until, user = verifier._verified[token]
+    assert until <= time.time() + VERIFIED_TTL_SECONDS and until <= jwt.decode(token, options={"verify_signature": False})["exp"] + 30
+    verifier._verified[token] = (time.time() - 1, user)
+    with pytest.raises(ApiError) as info:
+        verifier.verify(token)
+    assert info.value.status == 401

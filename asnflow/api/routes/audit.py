@@ -133,6 +133,8 @@ class AccessRecorder:
                 user = res.verifier.verify(auth[7:].strip())
             except ApiError:
                 user = None  # the route itself answers 401
+            else:
+                request.state.user = user  # the request's state: deps.authenticate takes it from here, verified once
         if user is not None and audited(scope["path"], user):
             actor = {"nip": user.nip, "role": "AUDITOR" if user.has("AUDITOR") else user.roles[0], "on_behalf_of": None}
             details = {"channel": "api", "method": scope["method"], "path": scope["path"], "query": request.url.query}

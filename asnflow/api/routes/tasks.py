@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from asnflow.api.auth import User
-from asnflow.api.deps import CurrentUser, DbDep, MinPosition, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ReadDbDep, Resources, ResourcesDep, catch_up, wait_for_view
 from asnflow.api.errors import ApiError
 from asnflow.api.routes.documents import check_decision_documents
 from asnflow.api.task_context import task_context
@@ -26,6 +27,7 @@ from asnflow.api.schemas import (
     TaskActionPublic,
     TaskPublic,
 )
+from asnflow.api.tenancy import schema_of
 from asnflow.domain.tenancy import case_prefix
 from asnflow.workflows.contracts import (
     CancelTaskInput,
@@ -54,8 +56,8 @@ DELEGATION_MATCH = (
     " AND (d.principal_nip = t.assignee_nip OR (t.assignee_nip IS NULL AND d.principal_roles ? t.candidate_role"
     " AND (t.unit IS NULL OR t.unit = d.principal_unit) AND t.subject_nip IS DISTINCT FROM d.principal_nip))"
 )
-DELEGATED_JOIN = (
-    " LEFT JOIN LATERAL (SELECT d.id AS delegation_id, d.principal_nip AS acting_for FROM delegations d"
+DELEGATED_JOIN = (  # {schema}: the tenant's schema of views (the inbox's connection has none on its search path)
+    " LEFT JOIN LATERAL (SELECT d.id AS delegation_id, d.principal_nip AS acting_for FROM {schema}.delegations d"
     f" WHERE {DELEGATION_MATCH} ORDER BY d.starts_at LIMIT 1) dg ON TRUE"
 )
 NO_DELEGATION_JOIN = " LEFT JOIN LATERAL (SELECT NULL::text AS delegation_id, NULL::text AS acting_for) dg ON TRUE"
@@ -96,42 +98,31 @@ def pool_sql(user: User) -> tuple[str, list[Any]]:
     )
 
 
-@router.get("", response_model=InboxPublic)
-async def inbox(
-    user: CurrentUser,
-    conn: DbDep,
-    res: ResourcesDep,
-    scope: Literal["inbox", "mine", "pool", "delegated", "all"] = "inbox",
-    status: Literal["active", "open", "claimed", "done", "cancelled", "any"] = "active",
-    overdue: bool | None = None,
-    process: str | None = None,
-    kind: str | None = None,
-    case_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
-    min_position: MinPosition = None,
-) -> InboxPublic:
-    """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
-    await catch_up(conn, res, "tasks", min_position)
-    # Without an active delegation to me the per-row delegation lookup matches nothing; leaving it out
-    # lets the inbox use its indexes instead of scanning every task (bench/api.py).
-    acting = await (
-        await conn.execute("SELECT 1 FROM delegations WHERE acting_nip = %s AND status = 'active' LIMIT 1", [user.nip])
-    ).fetchone()
-    delegated_join, join_params = (DELEGATED_JOIN, [user.nip]) if acting else (NO_DELEGATION_JOIN, [])
-    if scope == "all":
-        if not user.has(*OVERSIGHT):
-            raise ApiError(403, "Hanya ADMIN/AUDITOR yang melihat semua tugas.", "Only ADMIN/AUDITOR see all tasks.")
-        where, params = "TRUE", []
-    elif scope == "mine":
-        where, params = mine_sql(user)
-    elif scope == "pool":
-        where, params = pool_sql(user)
-    elif scope == "delegated":
-        where, params = "dg.delegation_id IS NOT NULL", []
-    else:
-        (m, mp), (p, pp) = mine_sql(user), pool_sql(user)
-        where, params = f"({m} OR {p}{' OR dg.delegation_id IS NOT NULL' if acting else ''})", [*mp, *pp]
+# The fields of InboxTaskPublic in its order: the inbox builds its JSON from rows without the model.
+INBOX_FIELDS = (*TaskPublic.model_fields, *(f for f in InboxTaskPublic.model_fields if f not in TaskPublic.model_fields))
+ACTIVE = ("active", "open", "claimed")
+
+
+def _inbox_item(user: User, row: dict[str, Any]) -> dict[str, Any]:
+    """One row as InboxTaskPublic's JSON object (the route's response_model documents the shape)."""
+    delegated = row["delegation_id"] is not None and not own(user, row)
+    item = {name: row.get(name) for name in INBOX_FIELDS}
+    # A task without a due date is never late (SQL gives NULL there; the model's default is False).
+    item["overdue"] = bool(row["overdue"])
+    item["on_behalf_of"] = row["acting_for"] if delegated else None
+    item["delegation_id"] = row["delegation_id"] if delegated else None
+    return item
+
+
+def _inbox_response(user: User, rows: list[dict[str, Any]], count: int) -> Response:
+    """The page as JSON, encoded once by pydantic-core (same formats as the model) without validating rows again."""
+    return Response(to_json({"data": [_inbox_item(user, r) for r in rows], "count": count}), media_type="application/json")
+
+
+def _inbox_filters(status: str, overdue: bool | None, process: str | None, kind: str | None, case_id: str | None) -> tuple[str, list[Any]]:
+    """The inbox's filters as SQL appended to a WHERE clause, with their parameters."""
+    where: str = ""
+    params: list[Any] = []
     if status == "active":
         where += " AND t.status IN ('open', 'claimed')"
     elif status != "any":
@@ -143,22 +134,109 @@ async def inbox(
         if value is not None:
             where += f" AND t.{column} = %s"
             params.append(value)
+    return where, params
+
+
+async def _inbox_by_due_date(
+    conn: Any, schema: str, user: User, scope: str, filters: tuple[str, list[Any]], limit: int, offset: int
+) -> tuple[bool, list[dict[str, Any]], int]:
+    """(acting for someone?, page, count) in one statement, for active tasks and the scopes without delegations.
+
+    For active tasks the inbox's order (late first, then by due date; NULL sorts first in
+    `overdue DESC`) is `due_at NULLS FIRST`: each branch of mine / claimed / pool below is disjoint
+    from the others and read from an index in that order, so the page needs the first rows of three
+    index scans and the count an index-only scan, instead of a sort of all of the person's open tasks.
+    """
+    where, params = filters
+    mine = ("t.assignee_nip = %s", [user.nip])
+    claimed = ("t.claimed_by = %s AND t.assignee_nip IS DISTINCT FROM %s", [user.nip, user.nip])
+    pool, pool_params = pool_sql(user)
+    if scope == "pool":
+        branches = [(pool, pool_params)]
+    elif scope == "mine":
+        branches = [mine, claimed]
+    else:  # the pool minus what I claimed (that is in `claimed` already)
+        branches = [mine, claimed, (f"{pool} AND t.claimed_by IS DISTINCT FROM %s", [*pool_params, user.nip])]
+    counts = " + ".join(f"(SELECT count(*) FROM {schema}.tasks t WHERE {b}{where})" for b, _ in branches)
+    # Each branch takes its own first offset + limit rows: PostgreSQL does not merge the ordered scans
+    # of UNION ALL branches that have WHERE clauses, so the order is asked of each branch.
+    union = " UNION ALL ".join(
+        f"(SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at FROM {schema}.tasks t WHERE {b}{where}"
+        " ORDER BY t.due_at ASC NULLS FIRST, t.id LIMIT %s)"
+        for b, _ in branches
+    )
+    count_params = [v for b in branches for v in (*b[1], *params)]
+    page_params = [v for b in branches for v in (*b[1], *params, offset + limit)]
+    rows = await (
+        await conn.execute(
+            "SELECT f.acting, f.total, p.*, NULL::text AS delegation_id, NULL::text AS acting_for FROM"  # noqa: S608
+            f" (SELECT EXISTS (SELECT 1 FROM {schema}.delegations WHERE acting_nip = %s AND status = 'active') AS acting,"
+            f" {counts} AS total) f LEFT JOIN LATERAL (SELECT * FROM ({union}) u"
+            " ORDER BY u.due_at ASC NULLS FIRST, u.id LIMIT %s OFFSET %s) p ON TRUE ORDER BY p.due_at ASC NULLS FIRST, p.id",
+            [user.nip, *count_params, *page_params, limit, offset],
+        )
+    ).fetchall()
+    first = rows[0]
+    page = [r for r in rows if r["id"] is not None]
+    # Past the last page the count is 0, as the window count(*) of the general query below gives it.
+    return bool(first["acting"]), page, int(first["total"]) if page or offset == 0 else 0
+
+
+@router.get("", response_model=InboxPublic)
+async def inbox(
+    user: CurrentUser,
+    conn: ReadDbDep,
+    res: ResourcesDep,
+    scope: Literal["inbox", "mine", "pool", "delegated", "all"] = "inbox",
+    status: Literal["active", "open", "claimed", "done", "cancelled", "any"] = "active",
+    overdue: bool | None = None,
+    process: str | None = None,
+    kind: str | None = None,
+    case_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
+    min_position: MinPosition = None,
+) -> Response:
+    """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
+    # One statement per request where it can be (the connection is in autocommit): bench/api.py.
+    schema = schema_of(user.tenant)  # the connection names no tenant: every statement below names its schema
+    await catch_up(conn, res, f"{schema}.tasks", min_position)
+    if scope == "all" and not user.has(*OVERSIGHT):
+        raise ApiError(403, "Hanya ADMIN/AUDITOR yang melihat semua tugas.", "Only ADMIN/AUDITOR see all tasks.")
+    filters = _inbox_filters(status, overdue, process, kind, case_id)
+    if scope in ("inbox", "mine", "pool") and status in ACTIVE:
+        acting, rows, count = await _inbox_by_due_date(conn, schema, user, scope, filters, limit, offset)
+        if not acting:
+            return _inbox_response(user, rows, count)
+    else:
+        acting = await (
+            await conn.execute(f"SELECT 1 FROM {schema}.delegations WHERE acting_nip = %s AND status = 'active' LIMIT 1", [user.nip])  # noqa: S608
+        ).fetchone() is not None
+    # Without an active delegation to me the per-row delegation lookup matches nothing; leaving it out
+    # lets the inbox use its indexes instead of scanning every task (bench/api.py).
+    delegated_join, join_params = (DELEGATED_JOIN.format(schema=schema), [user.nip]) if acting else (NO_DELEGATION_JOIN, [])
+    if scope == "all":
+        where, params = "TRUE", []
+    elif scope == "mine":
+        where, params = mine_sql(user)
+    elif scope == "pool":
+        where, params = pool_sql(user)
+    elif scope == "delegated":
+        where, params = "dg.delegation_id IS NOT NULL", []
+    else:
+        (m, mp), (p, pp) = mine_sql(user), pool_sql(user)
+        where, params = f"({m} OR {p}{' OR dg.delegation_id IS NOT NULL' if acting else ''})", [*mp, *pp]
+    where += filters[0]
+    params += filters[1]
     rows = await (
         await conn.execute(
             f"SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, dg.delegation_id, dg.acting_for,"  # noqa: S608
-            f" count(*) OVER () AS total FROM tasks t{delegated_join} WHERE {where}"
+            f" count(*) OVER () AS total FROM {schema}.tasks t{delegated_join} WHERE {where}"
             " ORDER BY overdue DESC, t.due_at ASC NULLS LAST, t.id LIMIT %s OFFSET %s",
             [*join_params, *params, limit, offset],
         )
     ).fetchall()
-    data = []
-    for r in rows:
-        delegated = r["delegation_id"] is not None and not own(user, r)
-        data.append(InboxTaskPublic(
-            **{k: v for k, v in r.items() if k not in ("total", "acting_for", "delegation_id")},
-            on_behalf_of=r["acting_for"] if delegated else None, delegation_id=r["delegation_id"] if delegated else None,
-        ))
-    return InboxPublic(data=data, count=rows[0]["total"] if rows else 0)
+    return _inbox_response(user, rows, rows[0]["total"] if rows else 0)
 
 
 async def load_task(conn: Any, task_id: str) -> dict[str, Any] | None:
