@@ -13,6 +13,7 @@ from asnflow.activities.eventstore import (
     CaseForkedError,
     EventStore,
     UnknownEventTypeError,
+    read_case,
     record,
 )
 from asnflow.activities.notifications import DeadlineActivities
@@ -26,7 +27,7 @@ from asnflow.workflows.contracts import (
     RecordInput,
     RecordResult,
 )
-from asnflow.workflows.deadline_contracts import OpenTaskInput, OpenTaskResult
+from asnflow.workflows.deadline_contracts import OpenTaskInput, OpenTaskResult, TaskDeadlines
 
 
 class RecordingActivities:
@@ -55,14 +56,44 @@ class RecordingActivities:
         # The plan is a pure function of its input and the calendar data, so a retry after a commit
         # builds the same TaskOpened and meets the stored one as its own (exactly once, as record_events).
         plan = self.deadlines.task_deadlines(inp.plan)
+        try:
+            recorded = self.record_events(self._with_plan(inp, plan))
+        except ApplicationError as exc:
+            if exc.type != "CaseForked":
+                raise
+            # After a worker crash the step runs again at a later workflow time, so it plans from a later start;
+            # if this run's first attempt is stored, its plan (from that attempt's time) stands, as its events do.
+            stored = self._first_attempt_plan(inp)
+            if stored is None:
+                raise
+            return OpenTaskResult(recorded=self.record_events(self._with_plan(inp, stored)), deadlines=stored)
+        return OpenTaskResult(recorded=recorded, deadlines=plan)
+
+    @staticmethod
+    def _with_plan(inp: OpenTaskInput, plan: TaskDeadlines) -> RecordInput:
         *before, opened = inp.record.events
         payload = {
             **opened.payload,
             "due_at": plan.due_at,
             "deadlines": {"policy": plan.policy_version, "steps": [{"step": s.step, "at": s.at} for s in plan.steps]},
         }
-        record_input = dataclasses.replace(inp.record, events=[*before, dataclasses.replace(opened, payload=payload)])
-        return OpenTaskResult(recorded=self.record_events(record_input), deadlines=plan)
+        return dataclasses.replace(inp.record, events=[*before, dataclasses.replace(opened, payload=payload)])
+
+    def _first_attempt_plan(self, inp: OpenTaskInput) -> TaskDeadlines | None:
+        """The plan this workflow run's stored TaskOpened was made with (planned again from its time), or None."""
+        opened = inp.record.events[-1]
+        version = inp.record.expected_version + len(inp.record.events)
+        stored = [s.event for s in read_case(self.store, inp.record.case_id, gt=version - 1, lte=version)]
+        if not stored or type(stored[0]).__name__ != "TaskOpened" or stored[0].run_id != inp.record.run_id:
+            return None
+        if stored[0].payload.get("task_id") != opened.payload.get("task_id"):
+            return None
+        plan = self.deadlines.task_deadlines(dataclasses.replace(inp.plan, start=stored[0].occurred_at.isoformat()))
+        kept = stored[0].payload
+        same = kept.get("due_at") == plan.due_at and kept.get("deadlines", {}).get("steps") == [
+            {"step": s.step, "at": s.at} for s in plan.steps
+        ]
+        return plan if same else None
 
 
 class DirectoryActivities:

@@ -20,7 +20,7 @@ from asnflow.activities.recording import RecordingActivities
 from asnflow.runtime.worker import build_worker
 from asnflow.domain.events import GENESIS_HASH
 from asnflow.workflows.contracts import Actor, DecisionInput, NewEvent, RecordInput, RecordResult, StartEvaluationInput
-from asnflow.workflows.deadline_contracts import OpenTaskInput, OpenTaskResult
+from asnflow.workflows.deadline_contracts import OpenTaskInput, OpenTaskResult, TaskDeadlinesInput
 from asnflow.workflows.human_tasks import CaseWorkflow
 from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
 from tests.support import make_settings, prepare_database
@@ -214,3 +214,33 @@ async def test_a_decision_sent_as_soon_as_the_task_is_stored_is_taken_not_refuse
     types = [type(s.event).__name__ for s in read_case(store, case_id)]
     assert types.count("TaskDecided") == 1 and types.count("TaskOpened") == 2
     store.close()
+
+
+def test_a_task_opening_rerun_later_after_a_crash_keeps_its_first_plan(fresh_database_url: str) -> None:
+    """The step re-run by another worker plans from a later workflow time: the stored opening and its plan stand."""
+    store = EventStore(env=make_settings(fresh_database_url, Path("/tmp")).store_env())
+    recording = RecordingActivities(store)
+    opened = {
+        "task_id": "case-late.t1", "kind": "SKP_DRAFT", "title": "SKP", "assignee_nip": "199602102022031001",
+        "candidate_role": None, "unit": None, "due_at": None, "outcomes": ["SUBMITTED"], "subject_nip": None,
+        "subject_may_act": True, "deadlines": None,
+    }
+
+    def attempt(at: str) -> OpenTaskInput:
+        events = [NewEvent("CaseOpened", {"n": 1}, {"nip": None, "role": "SYSTEM"}), NewEvent("TaskOpened", opened, {"nip": None, "role": "SYSTEM"})]
+        return OpenTaskInput(
+            record=RecordInput(
+                case_id="case-late", process="test", expected_version=0, previous_hash=GENESIS_HASH, workflow_id="case-late",
+                run_id="run", occurred_at=at, events=events,
+            ),
+            plan=TaskDeadlinesInput(start=at, working_days=5, kind="SKP_DRAFT"),
+        )
+
+    try:
+        first = recording.open_task(attempt("2026-11-27T01:00:00+00:00"))
+        again = recording.open_task(attempt("2026-12-03T03:00:00+00:00"))  # days later: another due date if planned anew
+        assert recording.deadlines.task_deadlines(attempt("2026-12-03T03:00:00+00:00").plan).due_at != first.deadlines.due_at
+        assert again.deadlines == first.deadlines and again.recorded == first.recorded
+        assert len(read_case(store, "case-late")) == 2
+    finally:
+        store.close()
