@@ -123,8 +123,6 @@ class CaseWorkflow:
         # One recording at a time: update handlers and the main coroutine share the counter.
         self._record_lock = asyncio.Lock()
         self._tasks: dict[str, TaskState] = {}
-        # Tasks whose TaskOpened is being recorded: stored (and in the inbox) a moment before they are registered.
-        self._opening: set[str] = set()
         self._task_seq = 0
 
     # --- recording ---------------------------------------------------------------------------
@@ -193,7 +191,6 @@ class CaseWorkflow:
             "subject_may_act": spec.subject_may_act,
             "deadlines": None,
         }
-        self._opening.add(task_id)
         if workflow.patched(TASK_OPENED_IN_ONE_ACTIVITY):
             # One local activity plans the deadlines and records: one round through the worker per task, not two.
             deadlines = await self._record_opened([*before, self.event("TaskOpened", payload)], plan)
@@ -208,7 +205,6 @@ class CaseWorkflow:
         # Registered only once recorded: no decision can precede the TaskOpened event.
         task = TaskState(task_id=task_id, spec=spec, due_at=due_at)
         self._tasks[task_id] = task
-        self._opening.discard(task_id)
         if deadlines.steps:
             # In the background: a slow directory or mail server never holds up the decision.
             task.background.append(asyncio.create_task(self._run_deadlines(task, deadlines.steps)))
@@ -509,12 +505,6 @@ class CaseWorkflow:
     @workflow.update
     async def decide(self, inp: ActingDecisionInput) -> TaskActionResult:
         """Record a person's decision (an acting official's: on behalf of the assignee); the waiting step then continues."""
-        if inp.task_id in self._opening and inp.task_id not in self._tasks:
-            # Sent after the TaskOpened commit (the inbox shows it) but before the task is registered here: the
-            # validator let it through; wait for the registration, then check it in full as the validator would.
-            # Only this path waits, so a decision accepted the usual way issues its commands as before (replay).
-            await workflow.wait_condition(lambda: inp.task_id in self._tasks)
-            self._validate_decision(inp)
         task = self._task(inp.task_id)
         self._check_open(task)  # two decisions accepted in one batch: only the first proceeds
         task.status = "deciding"
@@ -530,11 +520,6 @@ class CaseWorkflow:
 
     @decide.validator
     def validate_decide(self, inp: ActingDecisionInput) -> None:
-        if inp.task_id in self._opening and inp.task_id not in self._tasks:
-            return  # being opened: the handler waits for it and checks in full (no 404 for a task the inbox shows)
-        self._validate_decision(inp)
-
-    def _validate_decision(self, inp: ActingDecisionInput) -> None:
         task = self._task(inp.task_id)
         self._check_open(task)
         self._check_may_act(task, inp.actor, getattr(inp, "delegation", None))
