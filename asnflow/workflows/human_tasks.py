@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -114,6 +116,10 @@ class CaseWorkflow:
     """Base of every process workflow: the case's event counter, hash link and its tasks."""
 
     process: ClassVar[str] = ""
+    # Update validators can run before run() has called _init_case: after a worker crash a case is replayed
+    # from its history and a waiting decision comes with that first activation. Until then no task is known,
+    # so the decision meets NotFound (404, which clients retry) rather than an AttributeError (500).
+    _tasks: Mapping[str, TaskState] = MappingProxyType({})
 
     def _init_case(self, case_id: str, subject_nip: str | None) -> None:
         self._case_id = case_id
