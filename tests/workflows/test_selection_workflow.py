@@ -110,15 +110,21 @@ async def phase(handle: WorkflowHandle, wanted: str) -> None:
     raise AssertionError(f"phase {await handle.query(SelectionWorkflow.phase)} != {wanted}")
 
 
-async def test_full_cpns_round_with_objections_windows_and_latsar_hand_off(rig: Rig) -> None:
-    case_id = f"selection-2024-wf-{uuid.uuid4().hex[:6]}"
+async def start_round(rig: Rig, case_id: str, title: str) -> WorkflowHandle:
+    """A CPNS 2024 round of the test formations, announced (registration 2 days, objections 3, DRH 5)."""
     handle = await rig.client.start_workflow(
         SelectionWorkflow.run,
-        StartSelectionInput(case_id=case_id, year=2024, kind=sel.CPNS, title="Seleksi CPNS 2024 (uji)", formations=FORMATIONS, started_by=STAFF,
+        StartSelectionInput(case_id=case_id, year=2024, kind=sel.CPNS, title=title, formations=FORMATIONS, started_by=STAFF,
                             schedule=SelectionSchedule(registration_days=2, objection_days=3, drh_days=5)),
         id=case_id, task_queue=rig.settings.task_queue,
     )
     await wait_for(rig, case_id, "SelectionAnnounced")
+    return handle
+
+
+async def test_full_cpns_round_with_objections_windows_and_latsar_hand_off(rig: Rig) -> None:
+    case_id = f"selection-2024-wf-{uuid.uuid4().hex[:6]}"
+    handle = await start_round(rig, case_id, "Seleksi CPNS 2024 (uji)")
 
     # Registration: a file with a duplicate row is refused whole and records nothing.
     bad = stage(rig, case_id, "REGISTRATION", APPLICANTS + "24150100001,Ani,PK-RSUD,UMUM,1998-03-04,3.51\n")
@@ -320,13 +326,7 @@ def test_a_refused_file_and_stale_uploads_do_not_stay_in_staging(rig: Rig) -> No
 
 async def test_an_unanswered_objection_is_reminded_then_escalated_at_the_reannouncement_deadline(rig: Rig) -> None:
     case_id = f"selection-2024-late-{uuid.uuid4().hex[:6]}"
-    handle = await rig.client.start_workflow(
-        SelectionWorkflow.run,
-        StartSelectionInput(case_id=case_id, year=2024, kind=sel.CPNS, title="Seleksi uji tenggat", formations=FORMATIONS, started_by=STAFF,
-                            schedule=SelectionSchedule(registration_days=2, objection_days=3, drh_days=5)),
-        id=case_id, task_queue=rig.settings.task_queue,
-    )
-    await wait_for(rig, case_id, "SelectionAnnounced")
+    handle = await start_round(rig, case_id, "Seleksi uji tenggat")
     await handle.execute_update(SelectionWorkflow.register_applicants, FileInput(STAFF, stage(rig, case_id, "REGISTRATION", APPLICANTS)))
     await rig.env.sleep(timedelta(days=2, hours=1))
     await phase(handle, "verification")
