@@ -6,7 +6,7 @@ name: `SELECT * … WHERE tenant = '<id>'` for tables with a tenant column, the 
 tables without one (tracking positions, audit chain and checkpoints, the mail outbox). A request's
 connection has only that schema on its search path, so a route's SQL names tables as before and
 cannot see another tenant's rows even when it forgets to filter. Hot single-statement reads (the
-inbox: deps.read_db) skip the search path and name `tenant_<id>.table` instead; their connection
+inbox: deps.Reader) skip the search path and name `tenant_<id>.table` instead; their connection
 has the empty schema on its path, so a table named without the schema is not found rather than
 another tenant's. The event store's table is not
 mirrored, so raw reads of the store must go through the tenant checks below. Writes through the

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
-from pydantic_core import to_json
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
 from asnflow.api.auth import User
-from asnflow.api.deps import CurrentUser, DbDep, MinPosition, ReadDbDep, Resources, ResourcesDep, catch_up, wait_for_view
+from asnflow.api.deps import MIN_POSITION, CurrentUser, DbDep, ReaderDep, Resources, ResourcesDep, catch_up, query_parameters, wait_for_view
 from asnflow.api.errors import ApiError
 from asnflow.api.routes.documents import check_decision_documents
 from asnflow.api.task_context import task_context
@@ -98,25 +97,51 @@ def pool_sql(user: User) -> tuple[str, list[Any]]:
     )
 
 
-# The fields of InboxTaskPublic in its order: the inbox builds its JSON from rows without the model.
+# The fields of InboxTaskPublic in its order: PostgreSQL writes the inbox's JSON (bench/api.py).
 INBOX_FIELDS = (*TaskPublic.model_fields, *(f for f in InboxTaskPublic.model_fields if f not in TaskPublic.model_fields))
 ACTIVE = ("active", "open", "claimed")
 
 
-def _inbox_item(user: User, row: dict[str, Any]) -> dict[str, Any]:
-    """One row as InboxTaskPublic's JSON object (the route's response_model documents the shape)."""
-    delegated = row["delegation_id"] is not None and not own(user, row)
-    item = {name: row.get(name) for name in INBOX_FIELDS}
-    # A task without a due date is never late (SQL gives NULL there; the model's default is False).
-    item["overdue"] = bool(row["overdue"])
-    item["on_behalf_of"] = row["acting_for"] if delegated else None
-    item["delegation_id"] = row["delegation_id"] if delegated else None
-    return item
+def _iso(column: str) -> str:
+    """SQL: a timestamptz as pydantic writes a datetime (`…THH:MM:SS[.ffffff]Z`, or the session's `±HH:MM`)."""
+    # One to_char per value; `+00:00` can only be the zone's suffix. Kept short: psycopg parses a
+    # statement longer than 4,096 characters afresh on every call instead of caching it.
+    return (
+        f"replace(to_char({column}, CASE WHEN date_part('microseconds', {column})::bigint %% 1000000 = 0"
+        " THEN 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM' ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM' END), '+00:00', 'Z')"
+    )
 
 
-def _inbox_response(user: User, rows: list[dict[str, Any]], count: int) -> Response:
-    """The page as JSON, encoded once by pydantic-core (same formats as the model) without validating rows again."""
-    return Response(to_json({"data": [_inbox_item(user, r) for r in rows], "count": count}), media_type="application/json")
+def _item_sql(name: str) -> str:
+    """SQL of one InboxTaskPublic field over a page row `p` (TASK_COLUMNS + escalation, delegation and `delegated`)."""
+    special = {
+        # A task without a due date is never late (the comparison gives NULL there; the model says false).
+        "overdue": "coalesce(p.overdue, false)",
+        "context": "NULL",  # reading material comes with one task (GET /tasks/{id}), never in a list
+        "on_behalf_of": "CASE WHEN p.delegated THEN p.acting_for END",
+        "delegation_id": "CASE WHEN p.delegated THEN p.delegation_id END",
+    }
+    if name in special:
+        return special[name]
+    annotation = InboxTaskPublic.model_fields[name].annotation
+    return _iso(f"p.{name}") if annotation in (datetime, datetime | None) else f"p.{name}"
+
+
+# One page row `p` as InboxTaskPublic's fields, for `json_agg(i …) FROM page p CROSS JOIN LATERAL (SELECT …) i`:
+# PostgreSQL writes the page's JSON (in C, on its own core) instead of the API decoding 50 rows into
+# Python and encoding them again, which was most of the inbox's CPU per request (bench/api.py).
+# row_to_json keeps the row's field order and is cheaper than json_build_object, which looks up the
+# type of every argument on every row. Same text as pydantic's but for spaces (tests: test_inbox_json).
+INBOX_ITEM = ", ".join(f'{_item_sql(name)} AS "{name}"' for name in INBOX_FIELDS)
+
+
+def _own_sql(user: User, t: str) -> tuple[str, list[Any]]:
+    """SQL of own() over task row `t`: mine by assignment or by role (anything else came by a delegation)."""
+    return (
+        f"coalesce(CASE WHEN {t}.assignee_nip IS NOT NULL THEN {t}.assignee_nip = %s"
+        f" ELSE {t}.candidate_role = ANY(%s) AND ({t}.unit IS NULL OR {t}.unit = %s) END, false)",
+        [user.nip, list(user.roles), user.unit],
+    )
 
 
 def _inbox_filters(status: str, overdue: bool | None, process: str | None, kind: str | None, case_id: str | None) -> tuple[str, list[Any]]:
@@ -139,8 +164,8 @@ def _inbox_filters(status: str, overdue: bool | None, process: str | None, kind:
 
 async def _inbox_by_due_date(
     conn: Any, schema: str, user: User, scope: str, filters: tuple[str, list[Any]], limit: int, offset: int
-) -> tuple[bool, list[dict[str, Any]], int]:
-    """(acting for someone?, page, count) in one statement, for active tasks and the scopes without delegations.
+) -> tuple[bool, str]:
+    """(acting for someone?, the page's JSON) in one statement, for active tasks and the scopes without delegations.
 
     For active tasks the inbox's order (late first, then by due date; NULL sorts first in
     `overdue DESC`) is `due_at NULLS FIRST`: each branch of mine / claimed / pool below is disjoint
@@ -159,55 +184,60 @@ async def _inbox_by_due_date(
         branches = [mine, claimed, (f"{pool} AND t.claimed_by IS DISTINCT FROM %s", [*pool_params, user.nip])]
     counts = " + ".join(f"(SELECT count(*) FROM {schema}.tasks t WHERE {b}{where})" for b, _ in branches)
     # Each branch takes its own first offset + limit rows: PostgreSQL does not merge the ordered scans
-    # of UNION ALL branches that have WHERE clauses, so the order is asked of each branch.
+    # of UNION ALL branches that have WHERE clauses, so the order is asked of each branch. The branches
+    # carry only the sort key (index-only for my own tasks); the page's rows are read by id after.
     union = " UNION ALL ".join(
-        f"(SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at FROM {schema}.tasks t WHERE {b}{where}"
+        f"(SELECT t.id, t.due_at FROM {schema}.tasks t WHERE {b}{where}"
         " ORDER BY t.due_at ASC NULLS FIRST, t.id LIMIT %s)"
         for b, _ in branches
     )
     count_params = [v for b in branches for v in (*b[1], *params)]
     page_params = [v for b in branches for v in (*b[1], *params, offset + limit)]
-    rows = await (
+    row = await (
         await conn.execute(
-            "SELECT f.acting, f.total, p.*, NULL::text AS delegation_id, NULL::text AS acting_for FROM"  # noqa: S608
-            f" (SELECT EXISTS (SELECT 1 FROM {schema}.delegations WHERE acting_nip = %s AND status = 'active') AS acting,"
-            f" {counts} AS total) f LEFT JOIN LATERAL (SELECT * FROM ({union}) u"
-            " ORDER BY u.due_at ASC NULLS FIRST, u.id LIMIT %s OFFSET %s) p ON TRUE ORDER BY p.due_at ASC NULLS FIRST, p.id",
-            [user.nip, *count_params, *page_params, limit, offset],
+            # Past the last page the count is 0, as the window count(*) of the general query gives it.
+            "SELECT f.acting, concat('{\"data\":', pg.data, ',\"count\":', CASE WHEN pg.n > 0 OR %s = 0 THEN f.total ELSE 0 END, '}') AS body"  # noqa: S608
+            f" FROM (SELECT EXISTS (SELECT 1 FROM {schema}.delegations WHERE acting_nip = %s AND status = 'active') AS acting,"
+            f" {counts} AS total) f, LATERAL (SELECT coalesce(json_agg(i ORDER BY p.due_at ASC NULLS FIRST, p.id), '[]') AS data,"
+            f" count(*) AS n FROM (SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, NULL::text AS delegation_id,"
+            f" NULL::text AS acting_for, FALSE AS delegated FROM (SELECT * FROM ({union}) u ORDER BY u.due_at ASC NULLS FIRST, u.id"
+            f" LIMIT %s OFFSET %s) u JOIN {schema}.tasks t ON t.id = u.id) p CROSS JOIN LATERAL (SELECT {INBOX_ITEM}) i) pg",
+            [offset, user.nip, *count_params, *page_params, limit, offset],
+            binary=False,
         )
-    ).fetchall()
-    first = rows[0]
-    page = [r for r in rows if r["id"] is not None]
-    # Past the last page the count is 0, as the window count(*) of the general query below gives it.
-    return bool(first["acting"]), page, int(first["total"]) if page or offset == 0 else 0
+    ).fetchone()
+    return bool(row["acting"]), row["body"]
 
 
-@router.get("", response_model=InboxPublic)
-async def inbox(
-    user: CurrentUser,
-    conn: ReadDbDep,
-    res: ResourcesDep,
-    scope: Literal["inbox", "mine", "pool", "delegated", "all"] = "inbox",
-    status: Literal["active", "open", "claimed", "done", "cancelled", "any"] = "active",
-    overdue: bool | None = None,
-    process: str | None = None,
-    kind: str | None = None,
-    case_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
-    min_position: MinPosition = None,
-) -> Response:
+class InboxQuery(BaseModel):
+    """The inbox's query parameters, validated as one model."""
+
+    scope: Literal["inbox", "mine", "pool", "delegated", "all"] = "inbox"
+    status: Literal["active", "open", "claimed", "done", "cancelled", "any"] = "active"
+    overdue: bool | None = None
+    process: str | None = None
+    kind: str | None = None
+    case_id: str | None = None
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=BIGINT_MAX)
+    min_position: int | None = Field(None, ge=0, description=MIN_POSITION)
+
+
+@router.get("", response_model=InboxPublic, openapi_extra=query_parameters(InboxQuery))
+async def inbox(reader: ReaderDep) -> Response:
     """My tasks, my roles' pool and what is delegated to me as acting official, late first, then by due date."""
+    user, conn, res, q = reader.user, reader.conn, reader.res, reader.query(InboxQuery)
+    scope, status, limit, offset = q.scope, q.status, q.limit, q.offset
     # One statement per request where it can be (the connection is in autocommit): bench/api.py.
     schema = schema_of(user.tenant)  # the connection names no tenant: every statement below names its schema
-    await catch_up(conn, res, f"{schema}.tasks", min_position)
+    await catch_up(conn, res, f"{schema}.tasks", q.min_position)
     if scope == "all" and not user.has(*OVERSIGHT):
         raise ApiError(403, "Hanya ADMIN/AUDITOR yang melihat semua tugas.", "Only ADMIN/AUDITOR see all tasks.")
-    filters = _inbox_filters(status, overdue, process, kind, case_id)
+    filters = _inbox_filters(status, q.overdue, q.process, q.kind, q.case_id)
     if scope in ("inbox", "mine", "pool") and status in ACTIVE:
-        acting, rows, count = await _inbox_by_due_date(conn, schema, user, scope, filters, limit, offset)
+        acting, body = await _inbox_by_due_date(conn, schema, user, scope, filters, limit, offset)
         if not acting:
-            return _inbox_response(user, rows, count)
+            return Response(body, media_type="application/json")
     else:
         acting = await (
             await conn.execute(f"SELECT 1 FROM {schema}.delegations WHERE acting_nip = %s AND status = 'active' LIMIT 1", [user.nip])  # noqa: S608
@@ -228,15 +258,21 @@ async def inbox(
         where, params = f"({m} OR {p}{' OR dg.delegation_id IS NOT NULL' if acting else ''})", [*mp, *pp]
     where += filters[0]
     params += filters[1]
-    rows = await (
+    own_sql, own_params = _own_sql(user, "q")
+    row = await (
         await conn.execute(
-            f"SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, dg.delegation_id, dg.acting_for,"  # noqa: S608
+            "SELECT concat('{\"data\":', coalesce(json_agg(i ORDER BY p.overdue DESC, p.due_at ASC NULLS LAST, p.id), '[]'),"  # noqa: S608
+            " ',\"count\":', coalesce(max(p.total), 0), '}') AS body FROM"
+            f" (SELECT q.*, q.delegation_id IS NOT NULL AND NOT {own_sql} AS delegated FROM"
+            f" (SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, dg.delegation_id, dg.acting_for,"
             f" count(*) OVER () AS total FROM {schema}.tasks t{delegated_join} WHERE {where}"
-            " ORDER BY overdue DESC, t.due_at ASC NULLS LAST, t.id LIMIT %s OFFSET %s",
-            [*join_params, *params, limit, offset],
+            " ORDER BY overdue DESC, t.due_at ASC NULLS LAST, t.id LIMIT %s OFFSET %s) q) p"
+            f" CROSS JOIN LATERAL (SELECT {INBOX_ITEM}) i",
+            [*own_params, *join_params, *params, limit, offset],
+            binary=False,
         )
-    ).fetchall()
-    return _inbox_response(user, rows, rows[0]["total"] if rows else 0)
+    ).fetchone()
+    return Response(row["body"], media_type="application/json")
 
 
 async def load_task(conn: Any, task_id: str) -> dict[str, Any] | None:
