@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from asnflow.api.routes.tasks import TASK_COLUMNS, InboxTaskPublic, own
+from asnflow.projections.runner import ensure_tables
 from asnflow.runtime.demo_org import demo_person
 from tests.support import api_client, demo_units_seed, make_settings, prepare_database
 
@@ -151,3 +152,21 @@ async def test_the_inbox_counts_and_orders_as_documented(fresh_database_url: str
         }
         odd = next(i for i in (await api.get("/api/v1/tasks", HEAD, params={"case_id": "c1"})).json()["data"])
         assert odd["title"] == ODD_TITLE
+
+
+async def test_a_tasks_view_from_before_the_counts_gets_them_counted(fresh_database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_database_url, tmp_path)
+    prepare_database(settings, demo_units_seed("DISKOMINFO"))
+    insert(fresh_database_url, "UTC")
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:  # a database of the release before
+        for op in ("insert", "update", "delete"):
+            conn.execute(f"DROP TRIGGER tasks_counted_{op} ON tasks")
+        conn.execute("DELETE FROM task_counts")
+    ensure_tables(settings.store_env(), ["tasks"])  # what the projector and the API run when they start
+    with psycopg.connect(fresh_database_url) as conn:
+        counts = conn.execute("SELECT assignee_nip, n FROM task_counts WHERE n <> 0 ORDER BY 1").fetchall()
+        conn.execute("UPDATE tasks SET status = 'done' WHERE id = 'c2.t1'")  # the triggers are back
+        after = conn.execute("SELECT n FROM task_counts WHERE assignee_nip = %s", [HEAD]).fetchone()
+    assert counts == [(HEAD, 3), (ACTING, 1), (OTHER, 1)] and after == (2,)
+    async with api_client(settings) as api:
+        assert (await api.get("/api/v1/tasks", HEAD)).json()["count"] == 4

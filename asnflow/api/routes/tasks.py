@@ -163,26 +163,40 @@ def _inbox_filters(status: str, overdue: bool | None, process: str | None, kind:
 
 
 async def _inbox_by_due_date(
-    conn: Any, schema: str, user: User, scope: str, filters: tuple[str, list[Any]], limit: int, offset: int
+    conn: Any, schema: str, user: User, q: InboxQuery, filters: tuple[str, list[Any]]
 ) -> tuple[bool, str]:
     """(acting for someone?, the page's JSON) in one statement, for active tasks and the scopes without delegations.
 
     For active tasks the inbox's order (late first, then by due date; NULL sorts first in
     `overdue DESC`) is `due_at NULLS FIRST`: each branch of mine / claimed / pool below is disjoint
     from the others and read from an index in that order, so the page needs the first rows of three
-    index scans and the count an index-only scan, instead of a sort of all of the person's open tasks.
+    index scans instead of a sort of all of the person's open tasks.
     """
     where, params = filters
     mine = ("t.assignee_nip = %s", [user.nip])
     claimed = ("t.claimed_by = %s AND t.assignee_nip IS DISTINCT FROM %s", [user.nip, user.nip])
     pool, pool_params = pool_sql(user)
-    if scope == "pool":
+    if q.scope == "pool":
         branches = [(pool, pool_params)]
-    elif scope == "mine":
+    elif q.scope == "mine":
         branches = [mine, claimed]
     else:  # the pool minus what I claimed (that is in `claimed` already)
         branches = [mine, claimed, (f"{pool} AND t.claimed_by IS DISTINCT FROM %s", [*pool_params, user.nip])]
-    counts = " + ".join(f"(SELECT count(*) FROM {schema}.tasks t WHERE {b}{where})" for b, _ in branches)
+    count_sql, count_params = [], []
+    for branch in branches:
+        b, b_params = branch
+        if branch is mine and q.status == "active" and q.overdue is None and q.case_id is None:
+            # My own active tasks are counted by the tasks projection (views.TASK_COUNTS_DDL).
+            by = [(column, value) for column, value in (("process", q.process), ("kind", q.kind)) if value is not None]
+            count_sql.append(
+                f"(SELECT coalesce(sum(c.n), 0) FROM {schema}.task_counts c WHERE c.assignee_nip = %s"  # noqa: S608
+                + "".join(f" AND c.{column} = %s" for column, _ in by) + ")"
+            )
+            count_params += [user.nip, *(value for _, value in by)]
+        else:
+            count_sql.append(f"(SELECT count(*) FROM {schema}.tasks t WHERE {b}{where})")
+            count_params += [*b_params, *params]
+    counts = " + ".join(count_sql)
     # Each branch takes its own first offset + limit rows: PostgreSQL does not merge the ordered scans
     # of UNION ALL branches that have WHERE clauses, so the order is asked of each branch. The branches
     # carry only the sort key (index-only for my own tasks); the page's rows are read by id after.
@@ -191,8 +205,7 @@ async def _inbox_by_due_date(
         " ORDER BY t.due_at ASC NULLS FIRST, t.id LIMIT %s)"
         for b, _ in branches
     )
-    count_params = [v for b in branches for v in (*b[1], *params)]
-    page_params = [v for b in branches for v in (*b[1], *params, offset + limit)]
+    page_params = [v for b in branches for v in (*b[1], *params, q.offset + q.limit)]
     row = await (
         await conn.execute(
             # Past the last page the count is 0, as the window count(*) of the general query gives it.
@@ -202,7 +215,7 @@ async def _inbox_by_due_date(
             f" count(*) AS n FROM (SELECT {TASK_COLUMNS}, t.escalation_level, t.last_reminded_at, NULL::text AS delegation_id,"
             f" NULL::text AS acting_for, FALSE AS delegated FROM (SELECT * FROM ({union}) u ORDER BY u.due_at ASC NULLS FIRST, u.id"
             f" LIMIT %s OFFSET %s) u JOIN {schema}.tasks t ON t.id = u.id) p CROSS JOIN LATERAL (SELECT {INBOX_ITEM}) i) pg",
-            [offset, user.nip, *count_params, *page_params, limit, offset],
+            [q.offset, user.nip, *count_params, *page_params, q.limit, q.offset],
             binary=False,
         )
     ).fetchone()
@@ -235,7 +248,7 @@ async def inbox(reader: ReaderDep) -> Response:
         raise ApiError(403, "Hanya ADMIN/AUDITOR yang melihat semua tugas.", "Only ADMIN/AUDITOR see all tasks.")
     filters = _inbox_filters(status, q.overdue, q.process, q.kind, q.case_id)
     if scope in ("inbox", "mine", "pool") and status in ACTIVE:
-        acting, body = await _inbox_by_due_date(conn, schema, user, scope, filters, limit, offset)
+        acting, body = await _inbox_by_due_date(conn, schema, user, q, filters)
         if not acting:
             return Response(body, media_type="application/json")
     else:
