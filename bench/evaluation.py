@@ -29,6 +29,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 BENCH_DIR = Path(__file__).resolve().parent
+STALL_SECONDS = 120  # no case closed and no decision taken for this long: the run is stuck
 BUPATI = "197001011990011001"
 INDICATOR = "Indikator kinerja unit tercapai"
 DATA: dict[str, tuple[str, dict[str, Any]]] = {
@@ -230,6 +231,7 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
     lag_task = asyncio.create_task(watch_lag())
     pending: set[asyncio.Task[None]] = set()
     closed = 0
+    progress_mark, progress_at = (0, 0), time.perf_counter()
     while closed < n:
         rows = await (
             await conn.execute(
@@ -251,6 +253,12 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
             progress(closed, n)
         if errors and len(errors) > n:
             raise RuntimeError("too many failed decisions:\n" + "\n".join(errors[:5]))
+        if (closed, len(taken)) != progress_mark:
+            progress_mark, progress_at = (closed, len(taken)), time.perf_counter()
+        elif time.perf_counter() - progress_at > STALL_SECONDS:
+            # A case that stopped (e.g. a failed recording) would keep the season open for ever, and the
+            # bench would hold the machine's shared bench lock with it: stop and say where it stopped.
+            raise RuntimeError(f"no progress for {STALL_SECONDS} s: {closed} of {n} cases closed, {len(rows)} open tasks; see worker.log")
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     running = False
