@@ -29,6 +29,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 BENCH_DIR = Path(__file__).resolve().parent
+STALL_SECONDS = 120  # no case closed and no decision taken for this long: the run is stuck
 BUPATI = "197001011990011001"
 INDICATOR = "Indikator kinerja unit tercapai"
 DATA: dict[str, tuple[str, dict[str, Any]]] = {
@@ -159,14 +160,26 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
     lag_conn = await psycopg.AsyncConnection.connect(settings.database_url, autocommit=True)
     gate = asyncio.Semaphore(16)
     taken: set[str] = set()
+    again: list[dict[str, Any]] = []
     samples: list[tuple[int, float]] = []
     lags: list[float] = []
     errors: list[str] = []
     retried: list[str] = []
     running = True
 
+    sampled = asyncio.Event()
+
     async def watch_lag() -> None:
+        # Reads the view's position every 5 ms while a decision waits to show, and sleeps otherwise: the
+        # measurement's own queries compete for the same two cores as the system measured.
         while running or samples:
+            if not samples:
+                sampled.clear()
+                try:
+                    await asyncio.wait_for(sampled.wait(), 0.5)
+                except TimeoutError:
+                    pass
+                continue
             row = await (await lag_conn.execute("SELECT notification_id FROM tasks_tracking WHERE application_name = 'asnflow'")).fetchone()
             seen, now = (row[0] if row else 0), time.perf_counter()
             for item in [s for s in samples if s[0] <= seen]:
@@ -193,17 +206,20 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
                     id=f"{task['id']}.decide",  # a retry after a lost response is the same update, not a second one
                 )
                 samples.append((done.position, time.perf_counter()))
+                sampled.set()
             except WorkflowUpdateFailedError as exc:
                 if getattr(exc.cause, "type", None) == "NotFound":
                     # The task is in the view but the case has not registered it yet (its TaskOpened was
                     # recorded and projected before the workflow went on): the next poll tries again.
                     retried.append(f"{task['id']} {kind}: not registered yet")
                     taken.discard(task["id"])
+                    again.append(task)
                 else:  # refused: a bug in the script, shown, never retried
                     errors.append(f"{task['id']} {kind}: {exc.cause!r}"[:300])
             except Exception as exc:  # noqa: BLE001 - e.g. an RPC timeout under load: the next poll retries it
                 retried.append(f"{task['id']} {kind}: {exc!r}"[:200])
                 taken.discard(task["id"])
+                again.append(task)
 
     heads = {
         row["nip"]
@@ -218,14 +234,24 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
     lag_task = asyncio.create_task(watch_lag())
     pending: set[asyncio.Task[None]] = set()
     closed = 0
+    progress_mark, progress_at = (0, 0), time.perf_counter()
+    seen_position = 0
     while closed < n:
+        # Only the open tasks the view gained since the last read (rows appear in position order, a page
+        # per commit): re-reading every open task 20 times a second cost the two shared cores as much
+        # as a tenth of what the season itself used. Refused-for-now decisions are retried from `again`.
         rows = await (
             await conn.execute(
-                "SELECT id, case_id, kind, assignee_nip, candidate_role, unit FROM tasks"
-                " WHERE status = 'open' AND process IN ('evaluation', 'evaluation_calibration') ORDER BY opened_at"
+                "SELECT id, case_id, kind, assignee_nip, candidate_role, unit, updated_position FROM tasks"
+                " WHERE status = 'open' AND process IN ('evaluation', 'evaluation_calibration') AND updated_position > %s"
+                " ORDER BY updated_position",
+                [seen_position],
             )
         ).fetchall()
-        for row in rows:
+        if rows:
+            seen_position = rows[-1]["updated_position"]
+        retry, again[:] = list(again), []
+        for row in [*retry, *rows]:
             if row["id"] not in taken:
                 taken.add(row["id"])
                 t = asyncio.create_task(decide(row))
@@ -239,6 +265,12 @@ async def drive_ours(settings: Any, year: int, n: int, progress: Any = None) -> 
             progress(closed, n)
         if errors and len(errors) > n:
             raise RuntimeError("too many failed decisions:\n" + "\n".join(errors[:5]))
+        if (closed, len(taken)) != progress_mark:
+            progress_mark, progress_at = (closed, len(taken)), time.perf_counter()
+        elif time.perf_counter() - progress_at > STALL_SECONDS:
+            # A case that stopped (e.g. a failed recording) would keep the season open for ever, and the
+            # bench would hold the machine's shared bench lock with it: stop and say where it stopped.
+            raise RuntimeError(f"no progress for {STALL_SECONDS} s: {closed} of {n} cases closed, {len(rows)} open tasks; see worker.log")
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
     running = False

@@ -1,7 +1,5 @@
 """The annual SKP year (PermenPANRB 6/2022): planning, check-ins, rating, unit calibration, objection, credit points."""
 
-from __future__ import annotations
-
 import asyncio
 from dataclasses import asdict
 from datetime import date, datetime, timedelta

@@ -1,12 +1,9 @@
 """Shared case mechanics for every process: exactly-once recording and human tasks."""
 
-from __future__ import annotations
-
 import asyncio
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -51,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         TaskDeadlinesInput,
         TaskRef,
     )
+    from asnflow.workflows.task_state import TaskSpec, TaskState
 
 RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -80,36 +78,6 @@ def reject(kind: str, *problems: dict[str, Any]) -> ApplicationError:
 
 class TaskCancelledError(Exception):
     """A task the case waited on was withdrawn; the process closes the case as cancelled."""
-
-
-@dataclass
-class TaskSpec:
-    """What a step asks of a person."""
-
-    kind: str
-    title: str
-    outcomes: list[str]
-    due_working_days: int
-    assignee_nip: str | None = None
-    candidate_role: str | None = None
-    unit: str | None = None
-    subject_may_act: bool = False  # the case's own subject acts (drafting, acknowledging)
-    reason_required_for: list[str] = field(default_factory=list)
-    deadlines: bool = True  # remind and escalate by the kind's policy in asnflow.domain.deadlines
-
-
-@dataclass
-class TaskState:
-    task_id: str
-    spec: TaskSpec
-    due_at: str
-    status: str = "open"  # open | claimed | deciding | done | cancelled
-    claimed_by: str | None = None
-    decision: DecisionInput | None = None
-    escalation_level: int = 0
-    supervises: str | None = None  # a supervising task: the id of the overdue task it watches
-    background: list[asyncio.Task[None]] = field(default_factory=list)  # deadline timers and mail
-    recording: int = 0  # appends under way from background work
 
 
 class CaseWorkflow:
