@@ -62,6 +62,7 @@ TOP_ROLE = "BUPATI"  # appraiser of whoever has no superior in the directory (th
 # Cases started before this change replay without it: their heads were rated like everyone else.
 HEAD_RATING_PATCH = "head-rating-follows-unit-result"
 # Cases started before this change looked the directory up in an ordinary activity.
+ROUND_SETTLED_PATCH = "calibration-round-settled"
 LOCAL_LOOKUP_PATCH = "directory-lookup-local"
 
 
@@ -756,6 +757,13 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
                 break  # opened by the head alone: nobody else in the unit to calibrate
             round_no += 1
             self._round = {cid: m for cid, m in self._members.items() if cid not in calibrated}
+            if workflow.patched(ROUND_SETTLED_PATCH):
+                # The round is made of signals and a view read in this workflow task. Recorded by the local
+                # activity below in the same task, a retry of the task (worker crash, task timeout) would
+                # rebuild it from whatever had arrived by then and record a different round at the same
+                # version: CaseForked, the case stuck. A timer ends the task first, so the round is in the
+                # history and a retry rebuilds this one; members signalling meanwhile join the next round.
+                await asyncio.sleep(0.001)
             raws = [m.raw for m in self._round.values()]
             counts = performance.distribution([*self._finals, *raws])
             pending.append(

@@ -8,19 +8,23 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from asnflow.activities.eventstore import EventStore, max_position, read_case, record
 from asnflow.domain.events import GENESIS_HASH, hash_of
 from asnflow.projections.views import PROJECTIONS
+from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.settings import Settings
+from asnflow.runtime.worker import build_worker
 from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput
-from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
-from asnflow.workflows.evaluation_contracts import EvaluationInput
+from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation_contracts import CalibrationInput, EvaluationInput, MemberRating, calibration_case_id
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import client_address, make_settings, prepare_database
 from tests.workflows.test_evaluation_workflow import AGREE, APPRAISER_RATES_HEADS, CHECKIN, RATING, SKP, head_people, open_task
@@ -108,12 +112,17 @@ async def test_worker_killed_mid_case_completes_without_loss_or_duplicates(
     types = [type(s.event).__name__ for s in events]
     assert types.count("TaskDecided") == 5 and types.count("TaskOpened") == 5 and types[-1] == "CaseClosed"
     assert len(types) == 26
+    assert_chain_intact(store, case_id)
+    store.close()
+
+
+def assert_chain_intact(store: EventStore, case_id: str) -> None:
+    """Versions 1..n without a gap, each event hashing to its hash and linking to the one before."""
     previous = GENESIS_HASH
-    for version, stored in enumerate(events, start=1):
+    for version, stored in enumerate(read_case(store, case_id), start=1):
         assert stored.event.originator_version == version and stored.event.previous_hash == previous
         assert hash_of(stored.event) == stored.event.hash
         previous = stored.event.hash
-    store.close()
 
 
 def view_rows(url: str) -> dict[str, list[tuple]]:
@@ -210,3 +219,76 @@ def test_two_projectors_and_a_rebuild_under_appends_apply_every_event_once(fresh
         rebuild_view(settings, name)
     assert view_rows(fresh_database_url) == live
     store.close()
+
+
+async def test_a_calibration_round_recorded_just_before_a_crash_stays_that_round(
+    dev_server_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> None:
+    """A member signalling while the round's workflow task is lost joins the next round; the case never forks.
+
+    The round opens in the workflow task that receives the first member's signal. Recorded there, the
+    task's retry after the crash would hold the second member's signal too and record another round at
+    the same version (CaseForked); the round is settled by a completed task first (ROUND_SETTLED_PATCH).
+    """
+    client: Client = dev_server_env.client
+    settings = make_settings(database_url, tmp_path, client_address(client))
+    prepare_database(settings)
+    store = EventStore(env=settings.store_env())
+    unit, year = "DISKOMINFO", 2017
+    head, leader, _ = head_people(unit)
+    first, second = [
+        MemberRating(case_id=evaluation_case_id(e.nip, year), nip=e.nip, raw="BAIK")
+        for e in demo_employees() if e.unit == unit and e.nip != head.nip
+    ][:2]
+    case_id = calibration_case_id(unit, year)
+    # The real recording, except that it never answers once a round is committed: a crash after the commit.
+    worker = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_round_crash_worker.py"))], env=child_env(settings),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        handle = await client.start_workflow(
+            EvaluationCalibrationWorkflow.run, CalibrationInput(case_id=case_id, unit=unit, year=year), id=case_id,
+            task_queue=settings.task_queue,
+        )
+        await asyncio.wait_for(open_task(store, case_id, f"{case_id}.t1"), 60)
+        await handle.execute_update(
+            CaseWorkflow.decide, DecisionInput(task_id=f"{case_id}.t1", actor=leader, outcome="SET", data={"predicate": "BAIK"})
+        )
+        await asyncio.sleep(1)  # the case waits for its members now
+        await handle.signal(EvaluationCalibrationWorkflow.rating_submitted, first)
+        await asyncio.wait_for(_recorded(store, case_id, "CalibrationRoundOpened"), 60)
+    finally:
+        kill9(worker)
+    # The second member arrives while the round's workflow task waits for its timeout on the server.
+    await handle.signal(EvaluationCalibrationWorkflow.rating_submitted, second)
+    with ThreadPoolExecutor(8) as executor:
+        async with build_worker(client, settings, store, executor):
+            await asyncio.wait_for(open_task(store, case_id, f"{case_id}.t2"), 90)
+            calibrate = {"adjustments": [], "quota_justification": "Seluruh pegawai memenuhi target (uji)"}
+            await _decide_when_registered(handle, f"{case_id}.t2", head, "CALIBRATED", calibrate)
+            await asyncio.wait_for(open_task(store, case_id, f"{case_id}.t3"), 60)  # the next round, for the second member
+            await _decide_when_registered(handle, f"{case_id}.t3", head, "CALIBRATED", calibrate)
+            result = await asyncio.wait_for(handle.result(), 60)
+    assert result.status == "completed" and result.outcome["calibrated"] == 2
+    rounds = [s.event.payload for s in read_case(store, case_id) if type(s.event).__name__ == "CalibrationRoundOpened"]
+    assert [[m["nip"] for m in r["members"]] for r in rounds] == [[first.nip], [second.nip]]
+    assert_chain_intact(store, case_id)
+
+
+async def _recorded(store: EventStore, case_id: str, event_type: str) -> None:
+    while not any(type(s.event).__name__ == event_type for s in await asyncio.to_thread(read_case, store, case_id)):
+        await asyncio.sleep(0.05)
+
+
+async def _decide_when_registered(handle: Any, task_id: str, actor: Any, outcome: str, data: dict[str, Any]) -> None:
+    """A decision sent just as the task opens may meet NotFound (the task is stored before it is registered): retry it."""
+    for _ in range(100):
+        try:
+            await handle.execute_update(CaseWorkflow.decide, DecisionInput(task_id=task_id, actor=actor, outcome=outcome, data=data))
+            return
+        except WorkflowUpdateFailedError as exc:
+            if getattr(exc.cause, "type", None) != "NotFound":
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{task_id} never took a decision")

@@ -256,7 +256,7 @@ async def test_calibration_refuses_unjustified_deviations_and_its_result_is_fina
     why = "Target utama semester II tidak tercapai menurut bukti dialog kinerja"
     await decide(e, cal, "CALIBRATION", actor(head), "CALIBRATED", {"adjustments": [{"nip": nips[1], "predicate": "BUTUH_PERBAIKAN", "justification": why}]})
     await e.client.get_workflow_handle(cal).result()
-    await save_history(handle, "evaluationcalibration-adjusted")
+    await save_history(handle, "evaluationcalibration-adjusted-round-settled")
     calibrated = payloads(e.store, cal, "UnitCalibrated")[0]
     assert calibrated["adjustments"] == [{"nip": nips[1], "from": "SANGAT_BAIK", "to": "BUTUH_PERBAIKAN", "justification": why}]
     assert calibrated["quota_violations"] == [] and calibrated["distribution_after"]["BUTUH_PERBAIKAN"] == 1
