@@ -13,6 +13,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from asnflow.api.auth import User
 from asnflow.api.routes.tasks import TASK_COLUMNS, InboxTaskPublic, own
 from asnflow.projections.runner import ensure_tables
 from asnflow.runtime.demo_org import demo_person
@@ -82,10 +83,7 @@ def expected(url: str, nip: str, items: list[dict[str, Any]]) -> list[Any]:
     """The items as the response model writes the same rows (read in the same session time zone)."""
     person = demo_person(nip)
     assert person is not None
-
-    class Caller:
-        roles, unit = person["roles"], person["unit"]
-
+    caller = User(nip=nip, roles=list(person["roles"]), unit=person["unit"])
     with psycopg.connect(url, row_factory=dict_row) as conn:
         rows = {
             r["id"]: r
@@ -94,11 +92,10 @@ def expected(url: str, nip: str, items: list[dict[str, Any]]) -> list[Any]:
                 [[i["id"] for i in items]],
             ).fetchall()
         }
-    Caller.nip = nip  # type: ignore[attr-defined]
     out = []
     for item in items:
         row = rows[item["id"]]
-        delegated = nip == ACTING and not own(Caller, row)  # type: ignore[arg-type]
+        delegated = nip == ACTING and not own(caller, row)
         model = InboxTaskPublic.model_validate(
             {**row, "overdue": bool(row["overdue"]), "on_behalf_of": HEAD if delegated else None,
              "delegation_id": DELEGATION if delegated else None}

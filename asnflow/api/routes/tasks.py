@@ -216,7 +216,6 @@ async def _inbox_by_due_date(
             f" NULL::text AS acting_for, FALSE AS delegated FROM (SELECT * FROM ({union}) u ORDER BY u.due_at ASC NULLS FIRST, u.id"
             f" LIMIT %s OFFSET %s) u JOIN {schema}.tasks t ON t.id = u.id) p CROSS JOIN LATERAL (SELECT {INBOX_ITEM}) i) pg",
             [q.offset, user.nip, *count_params, *page_params, q.limit, q.offset],
-            binary=False,
         )
     ).fetchone()
     return bool(row["acting"]), row["body"]
@@ -282,7 +281,6 @@ async def inbox(reader: ReaderDep) -> Response:
             " ORDER BY overdue DESC, t.due_at ASC NULLS LAST, t.id LIMIT %s OFFSET %s) q) p"
             f" CROSS JOIN LATERAL (SELECT {INBOX_ITEM}) i",
             [*own_params, *join_params, *params, limit, offset],
-            binary=False,
         )
     ).fetchone()
     return Response(row["body"], media_type="application/json")
