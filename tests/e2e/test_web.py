@@ -581,6 +581,8 @@ def test_complaint_desk_verifies_and_the_liaison_follows_up(stack: DevStack, bro
     expect(page.locator("#cq-facts")).not_to_contain_text("Rahmawati")
     expect(page.locator("#cq-follow")).to_be_visible(timeout=15000)
     page.click("#cq-claim")
+    expect(page.locator("#cq-result")).to_contain_text("Tugas diklaim", timeout=15000)
+    expect(page.locator("#cq-claim")).to_be_hidden()
     page.fill("#cq-follow-text", "Loket dibuka kembali mulai Senin; petugas cadangan ditetapkan.")
     page.click("#cq-follow button[type=submit]")
     expect(page.locator("#cq-result .ok")).to_contain_text("TaskDecided", timeout=15000)

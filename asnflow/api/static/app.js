@@ -774,8 +774,14 @@ async function cqDecide(outcome, reason, data) {
 async function cqInit() {
   $("#cq-filters").addEventListener("submit", (ev) => { ev.preventDefault(); cqLoadQueue().catch(showError); });
   $("#cq-claim").addEventListener("click", async () => {
-    try { await api(`/api/v1/tasks/${encodeURIComponent(cqCurrent.id)}/claim`, {method: "POST", body: "{}"}); await cqLoadTask(cqCurrent.case_id); }
-    catch (e) { showError(e); }
+    // The claim is acknowledged by the workflow, but the tasks view may not show it yet: reloading the task
+    // here could read it as still open, and would wipe a decision's result written meanwhile.
+    try {
+      const claimed = cqCurrent;
+      await api(`/api/v1/tasks/${encodeURIComponent(claimed.id)}/claim`, {method: "POST", body: "{}"});
+      claimed.status = "claimed";
+      if (cqCurrent === claimed) { $("#cq-claim").hidden = true; if (!$("#cq-result").textContent) $("#cq-result").textContent = `${T["form.claimed"]}: ${claimed.title}`; }
+    } catch (e) { showError(e); }
   });
   $("#cq-verify").addEventListener("submit", (ev) => {
     ev.preventDefault();
