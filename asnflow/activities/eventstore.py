@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import select
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,8 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment, resolve_topic, retry
 from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+from psycopg.sql import SQL, Identifier
 
 from asnflow.domain.events import (
     EVENT_TYPES,
@@ -74,29 +77,59 @@ def postgres_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-# An append whose states exceed this many bytes goes without pipeline mode (see StoreRecorder).
-PIPELINE_LIMIT = 256 * 1024
-
-
 class StoreRecorder(PostgresApplicationRecorder):
-    """eventsourcing's PostgreSQL recorder; a large append is sent without pipeline mode.
+    """eventsourcing's PostgreSQL recorder, appending through one function call: one statement, one round trip.
 
-    psycopg 3.3.9 in pipeline mode over a unix socket (the embedded PostgreSQL 18 listens on one only)
-    hangs for ever once one append carries ~1 MB: the server waits in ClientRead for the rest of the
-    Bind message while the client waits for results (reproduced alone: 900 KB passes, 1,000,000 bytes
-    hangs; over TCP 4 MB passes). A selection round's score file is one event of several MB. The plain
-    path is the same statements in one transaction, so the table lock, NOTIFY and IntegrityError on a
-    taken version behave as in the library's own path."""
+    The library's append is a pipelined transaction (pool check, BEGIN, SET LOCAL lock_timeout, LOCK TABLE,
+    NOTIFY, INSERT, sync, fetch, COMMIT): ~1.4 ms of Python per append, most of a workflow step's recording
+    and the worker's largest cost of its own (docs/PERFORMANCE.md). `asnflow_append_events` runs the same
+    statements inside the server, in the single transaction of the call: the EXCLUSIVE table lock (so
+    notification ids commit in order and readers never pass over a gap), the NOTIFY and the INSERT, whose
+    unique violation on a taken version raises IntegrityError exactly as before. (The library's own
+    database function, `enable_db_functions`, leaves the table lock out, so it is not used.) A plain call is
+    also free of psycopg 3.3.9's pipeline hang on a ~1 MB append over a unix socket, which the previous
+    recorder had to route around for a selection round's score file."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        function = Identifier(f"{self.events_table_name}_append")
+        # Creators may start together (worker, projector, API): one at a time replaces the functions.
+        self.sql_create_statements.insert(0, SQL("SELECT pg_advisory_xact_lock(hashtext('asnflow store functions'))"))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) RETURNS SETOF bigint"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                " SET LOCAL lock_timeout = '{lock_timeout}s';"
+                " LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+                " NOTIFY {channel};"
+                " RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+                " SELECT originator_id, originator_version, topic, state FROM unnest(events) RETURNING notification_id;"
+                " END $$"
+            ).format(
+                schema=schema, function=function, event=Identifier(self.stored_event_type_name), table=table,
+                lock_timeout=self.datastore.lock_timeout, channel=Identifier(self.channel_name),
+            )
+        )
+        self._append = SQL("SELECT * FROM {schema}.{function}(%s) AS n").format(schema=schema, function=function)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """The library's append, or for a large one the same statements outside pipeline mode."""
-        if self.datastore.enable_db_functions or sum(len(e.state) for e in stored_events) < PIPELINE_LIMIT:
-            return super().insert_events.__wrapped__(self, stored_events, **kwargs)  # type: ignore[attr-defined,no-any-return]
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        """Append in one statement (its own transaction: the pool's connections are in autocommit)."""
+        if not stored_events:
+            return []
+        rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._append, (rows,), prepare=True)
+            return [row["n"] for row in curs.fetchall()]
+
+
+def _ping_if_touched(conn: Any) -> None:
+    """The pool's check: ping only a connection the server wrote to while it sat idle in the pool."""
+    # A healthy idle connection has nothing to read; a terminated backend has sent its FATAL message and
+    # closed the socket. Pinging every connection handed out cost a round trip per append and per page.
+    if conn.closed or select.select([conn.fileno()], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
 
 
 class EventStore(Application[Any]):
@@ -105,6 +138,13 @@ class EventStore(Application[Any]):
     name = APP_NAME
     # Cases are append-only logs read by version range; caching aggregates buys nothing.
     is_snapshotting_enabled = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # POSTGRES_PRE_PING's check, made local (psycopg_pool keeps it in `_check`; left alone if that moves).
+        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
+        if getattr(pool, "_check", None) is ConnectionPool.check_connection:
+            pool._check = _ping_if_touched  # type: ignore[union-attr]  # noqa: SLF001
 
 
 class StoreCipher(AESCipher):

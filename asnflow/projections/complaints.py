@@ -230,6 +230,9 @@ class ComplaintsView(View):
     tables = ("complaints", "complaint_facts", "complaint_evidence")
     ddl = STATUS_DDL + FACTS_DDL + EVIDENCE_DDL
 
+    def concerns(self, event: Any) -> bool:
+        return _is_complaint(event)
+
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
         if _is_complaint(event):
             apply_status(curs, event, position)

@@ -53,8 +53,11 @@ class EvaluationView(View):
         " updated_position bigint NOT NULL, PRIMARY KEY (nip, year))",
     )
 
+    def concerns(self, event: Any) -> bool:
+        return isinstance(event, CaseEvent) and event.process in PROCESSES
+
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
-        if not isinstance(event, CaseEvent) or event.process not in PROCESSES:
+        if not self.concerns(event):
             return
         name = type(event).__name__
         prefix = "cal_" if event.process == "evaluation_calibration" else "on_"

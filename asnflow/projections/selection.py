@@ -52,8 +52,11 @@ class SelectionView(View):
         " decided_at timestamptz, PRIMARY KEY (case_id, objection_id))",
     )
 
+    def concerns(self, event: Any) -> bool:
+        return isinstance(event, ev.CaseEvent) and event.process == sel.PROCESS
+
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
-        if not isinstance(event, ev.CaseEvent) or event.process != sel.PROCESS:
+        if not self.concerns(event):
             return
         name, p, case_id = type(event).__name__, event.payload, event.case_id
         handler = getattr(self, f"_on_{name}", None)

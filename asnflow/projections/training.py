@@ -80,8 +80,11 @@ class TrainingView(View):
         " selection_case_id text, updated_position bigint NOT NULL)",
     )
 
+    def concerns(self, event: Any) -> bool:
+        return isinstance(event, ev.CaseEvent) and event.process == tr.PROCESS
+
     def apply(self, curs: Cursor[DictRow], event: Any, position: int) -> None:
-        if not isinstance(event, ev.CaseEvent) or event.process != tr.PROCESS:
+        if not self.concerns(event):
             return
         name = type(event).__name__
         handler = getattr(self, f"on_{name}", None)

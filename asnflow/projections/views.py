@@ -110,10 +110,20 @@ class View(PostgresTrackingRecorder):
             self.apply_page(curs, [(event, tracking.notification_id)])
             self._insert_tracking(curs, tracking)
 
+    def concerns(self, event: Any) -> bool:
+        """Whether applying `event` may write anything here; the pages call `apply` only for such events."""
+        # A view answers False only where its `apply` would do nothing, so that a page of events this view
+        # ignores costs it no statement at all (not even the tenant setting).
+        if type(self).apply is View.apply:
+            return type(event) in self.handlers
+        return True
+
     def apply_page(self, curs: Cursor[DictRow], pairs: Iterable[tuple[Any, int]]) -> None:
         """Write the rows of (event, position) pairs in order, each under its event's tenant (no commit)."""
         current: str | None = None
         for event, position in pairs:
+            if not self.concerns(event):
+                continue
             # Set only when it changes: a page holds long runs of one tenant's events.
             if isinstance(event, ev.CaseEvent) and event.tenant != current:
                 set_tenant(curs, event.tenant)

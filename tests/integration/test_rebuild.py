@@ -128,3 +128,55 @@ def test_a_rebuild_writes_what_the_live_projector_wrote(
     monkeypatch.setattr(PROJECTIONS["tasks"][1], "fold_limit", held)
     assert rebuild_views(env, VIEWS) == total
     assert view_rows(fresh_database_url) == live
+
+
+def test_a_failing_view_does_not_hold_back_the_others(fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page goes to every view in one transaction; when one view fails, the others still advance, and it catches up."""
+    settings = make_settings(fresh_database_url, tmp_path)
+    env = settings.store_env()
+    ensure_tables(env, VIEWS)
+    store = EventStore(env=env)
+    try:
+        record_every_task_event(store)
+        total = max_position(store)
+    finally:
+        store.close()
+    tasks_view = PROJECTIONS["tasks"][1]
+    broken = threading.Event()
+    broken.set()
+    on_decided = tasks_view.on_decided
+
+    def failing(self: Any, curs: Any, event: Any, position: int) -> None:
+        if broken.is_set():
+            raise RuntimeError("a handler's bug")
+        on_decided(self, curs, event, position)
+
+    monkeypatch.setattr(tasks_view, "on_decided", failing)
+    stop = threading.Event()
+    # A page per event, so the failing view stops right before the event it cannot apply.
+    projector = threading.Thread(target=run_projector, args=(env, VIEWS, stop), kwargs={"batch": 1}, daemon=True)
+    projector.start()
+    views = {name: open_view(name, env) for name in VIEWS}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and tracking_position(views["audit_log"]) < total:
+            time.sleep(0.05)
+        assert tracking_position(views["audit_log"]) == total
+        time.sleep(1.5)  # the failing view is retried every second: it stays before its first TaskDecided
+        with psycopg.connect(fresh_database_url) as conn:
+            first_decided = conn.execute(
+                "SELECT min(position) FROM audit_log WHERE type = 'TaskDecided'"
+            ).fetchone()[0]  # type: ignore[index]
+        assert tracking_position(views["tasks"]) == first_decided - 1
+        broken.clear()
+        while time.monotonic() < deadline and tracking_position(views["tasks"]) < total:
+            time.sleep(0.05)
+        assert tracking_position(views["tasks"]) == total
+    finally:
+        stop.set()
+        projector.join(timeout=30)
+        for view in views.values():
+            view.datastore.close()
+    live = view_rows(fresh_database_url)
+    assert rebuild_views(env, VIEWS) == total
+    assert view_rows(fresh_database_url) == live

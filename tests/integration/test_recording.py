@@ -125,14 +125,14 @@ async def test_activity_retry_after_commit_leaves_exactly_one_event(
 def test_large_append_over_the_embedded_unix_socket_is_one_event() -> None:
     """A several-MB event (a score file) over the embedded server's unix socket: recorded once, its retry unchanged.
 
-    psycopg's pipeline mode hung for ever here at ~1 MB (see StoreRecorder); this append would never return."""
+    psycopg's pipeline mode hung for ever here at ~1 MB (the library's append is pipelined); the store's
+    one-statement append must not."""
     import os
     import shutil
     import tempfile
 
     import psycopg
 
-    from asnflow.activities.eventstore import PIPELINE_LIMIT
     from asnflow.runtime.services import EmbeddedPostgres
 
     root = Path(tempfile.mkdtemp(dir="/tmp", prefix="af-"))
@@ -150,8 +150,8 @@ def test_large_append_over_the_embedded_unix_socket_is_one_event() -> None:
             assert len(stored) == 1 and stored[0].event.payload["scores"] == rows
             with psycopg.connect(url) as conn:
                 size = conn.execute("SELECT length(state) FROM asnflow_events").fetchone()[0]
-            assert size > 3 * PIPELINE_LIMIT  # it did take the path outside pipeline mode
-            small = record(store, record_input("case-small", {"n": 1}))  # and small ones still the library's
+            assert size > 3_000_000
+            small = record(store, record_input("case-small", {"n": 1}))
             assert small.version == 1
         finally:
             store.close()
@@ -186,5 +186,27 @@ def test_a_task_opening_rerun_later_after_a_crash_keeps_its_first_plan(fresh_dat
         assert recording.deadlines.task_deadlines(attempt("2026-12-03T03:00:00+00:00").plan).due_at != first.deadlines.due_at
         assert again.deadlines == first.deadlines and again.recorded == first.recorded
         assert len(read_case(store, "case-late")) == 2
+    finally:
+        store.close()
+
+
+def test_appends_go_on_after_the_pools_backends_are_terminated(fresh_database_url: str) -> None:
+    """The pool pings only a connection the server wrote to: one whose backend was terminated is replaced, not used."""
+    import psycopg
+
+    store = EventStore(env=make_settings(fresh_database_url, Path("/tmp")).store_env())
+    try:
+        first = record(store, record_input("case-before", {"n": 1}))
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]  # type: ignore[index]
+            assert killed >= 1  # the store's pooled connection
+            time.sleep(0.2)  # the FATAL message reaches the idle socket
+            after = record(store, record_input("case-after", {"n": 2}))
+            assert (first.version, after.version) == (1, 1)
+            assert conn.execute("SELECT count(*) FROM asnflow_events").fetchone()[0] == 2  # type: ignore[index]
+        # Found by the check before use (a connection used dead would be a failed attempt, retried).
+        assert store.recorder.datastore.pool.get_stats().get("connections_lost", 0) >= 1  # type: ignore[attr-defined]
     finally:
         store.close()
