@@ -136,7 +136,7 @@ async def start_season(
     tenant: str = DEFAULT_TENANT, default_tenant: str = DEFAULT_TENANT,
 ) -> tuple[str, bool]:
     """Start a tenant's season kick-off unless one for the year is still running; (case id, newly started)."""
-    from asnflow.workflows.evaluation import EvaluationSeasonWorkflow
+    from asnflow.workflows.evaluation_season import EvaluationSeasonWorkflow
 
     running = _rows(
         database_url,
@@ -230,7 +230,7 @@ class EvaluationActivities:
     @activity.defn(name="evaluation_join_calibration")
     async def join_calibration(self, inp: JoinCalibrationInput) -> str:
         """Signal-with-start the unit's calibration (as a member, or as its head waiting for the unit's predicate); '' when that does not apply."""
-        from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow
+        from asnflow.workflows.evaluation_calibration import EvaluationCalibrationWorkflow
 
         head = await asyncio.to_thread(self._head, inp.unit, self._tenant(inp.case_id))
         if head is None or (head["nip"] == inp.nip) != inp.as_head:

@@ -30,7 +30,9 @@ from asnflow.activities.training import training_activities
 from asnflow.activities.selection import selection_activities
 from asnflow.runtime.settings import Settings
 from asnflow.workflows.complaint import ComplaintWorkflow
-from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationSeasonWorkflow, EvaluationWorkflow
+from asnflow.workflows.evaluation import EvaluationWorkflow
+from asnflow.workflows.evaluation_calibration import EvaluationCalibrationWorkflow
+from asnflow.workflows.evaluation_season import EvaluationSeasonWorkflow
 from asnflow.workflows.position import JptSelectionWorkflow, PositionPromotionWorkflow
 from asnflow.workflows.promotion import PromotionBatchWorkflow, PromotionRotationWorkflow, PromotionWorkflow
 from asnflow.workflows.schedules import DEADLINE_WORKFLOWS

@@ -11,6 +11,11 @@ from asnflow.workflows.contracts import Actor
 PROCESS = "evaluation"
 CALIBRATION_PROCESS = "evaluation_calibration"
 SEASON_PROCESS = "evaluation_season"
+# Signals a unit's calibration sends its cases (EvaluationWorkflow's handlers), by name: the calibration's
+# module does not import the case's, which the sandbox would otherwise execute for every calibration run.
+CALIBRATED_SIGNAL = "calibrated"
+CALIBRATION_CLOSED_SIGNAL = "calibration_closed"
+UNIT_RESULT_SIGNAL = "unit_result"
 
 
 def evaluation_case_id(nip: str, year: int) -> str:

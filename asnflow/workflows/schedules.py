@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 from asnflow.workflows.delegation import DelegationWorkflow
-from asnflow.workflows.evaluation import EvaluationSeasonWorkflow
+from asnflow.workflows.evaluation_season import EvaluationSeasonWorkflow
 from asnflow.workflows.human_tasks import MAIL_RETRY, PREPARE_RETRY, CaseWorkflow
 
 with workflow.unsafe.imports_passed_through():

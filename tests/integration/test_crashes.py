@@ -23,7 +23,8 @@ from asnflow.runtime.demo_org import demo_employees
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
 from asnflow.workflows.contracts import DecisionInput, NewEvent, RecordInput
-from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation import EvaluationWorkflow, evaluation_case_id
+from asnflow.workflows.evaluation_calibration import EvaluationCalibrationWorkflow
 from asnflow.workflows.evaluation_contracts import CalibrationInput, EvaluationInput, MemberRating, calibration_case_id
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import client_address, make_settings, prepare_database

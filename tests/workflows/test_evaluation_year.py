@@ -22,7 +22,8 @@ from asnflow.runtime.demo_org import demo_employees, roles_for
 from asnflow.runtime.settings import Settings
 from asnflow.runtime.worker import build_worker
 from asnflow.workflows.contracts import Actor, DecisionInput
-from asnflow.workflows.evaluation import EvaluationCalibrationWorkflow, EvaluationWorkflow
+from asnflow.workflows.evaluation import EvaluationWorkflow
+from asnflow.workflows.evaluation_calibration import EvaluationCalibrationWorkflow
 from asnflow.workflows.evaluation_contracts import EvaluationInput, EvidenceInput, TransferInput, evaluation_case_id
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import make_settings, prepare_database
