@@ -18,6 +18,7 @@ from asnflow.activities.eventstore import APP_NAME, EventStore, max_position, re
 from asnflow.projections.views import PROJECTIONS, View
 
 log = structlog.get_logger("projector")
+GATHER_SECONDS = 0.02
 
 
 def open_view(name: str, env: dict[str, str]) -> View:
@@ -65,25 +66,35 @@ def _follow(env: dict[str, str], names: list[str], stop: threading.Event, batch:
                 if not page:
                     wakeup.wait(0.2)
                     continue
-                pairs = [(stored.event, stored.position) for stored in page]
-                work = {name: todo for name in live if (todo := [pair for pair in pairs if pair[1] > positions[name]])}
-                try:
-                    positions.update(_apply_together(datastore, {name: (views[name], todo) for name, todo in work.items()}))
-                    for name in work:
-                        failing.pop(name, None)
-                    continue
-                except Exception as exc:  # noqa: BLE001 - find the failing view below, one view at a time
-                    log.info("page failed in one transaction, applying it view by view", error=repr(exc))
-                for name, todo in work.items():
-                    try:
-                        positions[name] = _apply_page(views[name], todo)
-                        failing.pop(name, None)
-                    except Exception as exc:  # noqa: BLE001 - one view's failure must not stop the others
-                        log.warning("view failed, retrying", view=name, error=repr(exc))
-                        failing[name] = time.monotonic() + 1.0
-                        positions[name] = tracking_position(views[name])
+                _apply(datastore, views, page, live, positions, failing)
+                if len(page) < batch:
+                    # Caught up: let the next few appends gather into one page. Under load a page per append
+                    # cost a transaction per append (GATHER_SECONDS is the lag this adds, at most).
+                    stop.wait(GATHER_SECONDS)
+                    wakeup.drain()
     finally:
         store.close()
+
+
+def _apply(datastore: Any, views: dict[str, View], page: list[Any], live: list[str], positions: dict[str, int], failing: dict[str, float]) -> None:
+    """Apply a page to the live views, together or, when that fails, view by view; updates positions and failing."""
+    pairs = [(stored.event, stored.position) for stored in page]
+    work = {name: todo for name in live if (todo := [pair for pair in pairs if pair[1] > positions[name]])}
+    try:
+        positions.update(_apply_together(datastore, {name: (views[name], todo) for name, todo in work.items()}))
+        for name in work:
+            failing.pop(name, None)
+        return
+    except Exception as exc:  # noqa: BLE001 - find the failing view below, one view at a time
+        log.info("page failed in one transaction, applying it view by view", error=repr(exc))
+    for name, todo in work.items():
+        try:
+            positions[name] = _apply_page(views[name], todo)
+            failing.pop(name, None)
+        except Exception as exc:  # noqa: BLE001 - one view's failure must not stop the others
+            log.warning("view failed, retrying", view=name, error=repr(exc))
+            failing[name] = time.monotonic() + 1.0
+            positions[name] = tracking_position(views[name])
 
 
 def _apply_together(datastore: Any, work: dict[str, tuple[View, list[tuple[object, int]]]]) -> dict[str, int]:
@@ -161,8 +172,15 @@ class _Wakeup:
         return self
 
     def wait(self, timeout: float) -> None:
-        """Return after the next append anywhere in the store, or after `timeout` seconds."""
+        """Return after the next append anywhere in the store, or after `timeout` seconds; nothing left pending."""
         for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            pass
+        self.drain()
+
+    def drain(self) -> None:
+        """Read the notifications already received: the next read of the log covers their appends."""
+        # One notification per append: left pending, each woke the projector for a read that found nothing.
+        for _ in self._conn.notifies(timeout=0):
             pass
 
     def __exit__(self, *exc: object) -> None:
