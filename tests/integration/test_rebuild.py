@@ -71,6 +71,18 @@ def record_every_task_event(store: EventStore) -> None:
     a.step(a.task("TaskEscalated", 2, level=1, mode="reassign", to_nip=EMP["nip"], step=1, key="k4"))
 
 
+def recorded(url: str, tmp_path: Path) -> tuple[dict[str, str], int]:
+    """The store's environment after `record_every_task_event`, and the last position recorded."""
+    env = make_settings(url, tmp_path).store_env()
+    ensure_tables(env, VIEWS)
+    store = EventStore(env=env)
+    try:
+        record_every_task_event(store)
+        return env, max_position(store)
+    finally:
+        store.close()
+
+
 def view_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(url) as conn:
         rows = {table: conn.execute(f"SELECT * FROM {table} t ORDER BY t::text").fetchall() for table in VIEWS}  # noqa: S608
@@ -88,15 +100,7 @@ def view_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def test_a_rebuild_writes_what_the_live_projector_wrote(
     fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
 ) -> None:
-    settings = make_settings(fresh_database_url, tmp_path)
-    env = settings.store_env()
-    ensure_tables(env, VIEWS)
-    store = EventStore(env=env)
-    try:
-        record_every_task_event(store)
-        total = max_position(store)
-    finally:
-        store.close()
+    env, total = recorded(fresh_database_url, tmp_path)
 
     stop = threading.Event()
     projector = threading.Thread(target=run_projector, args=(env, VIEWS, stop), daemon=True)
@@ -132,15 +136,7 @@ def test_a_rebuild_writes_what_the_live_projector_wrote(
 
 def test_a_failing_view_does_not_hold_back_the_others(fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A page goes to every view in one transaction; when one view fails, the others still advance, and it catches up."""
-    settings = make_settings(fresh_database_url, tmp_path)
-    env = settings.store_env()
-    ensure_tables(env, VIEWS)
-    store = EventStore(env=env)
-    try:
-        record_every_task_event(store)
-        total = max_position(store)
-    finally:
-        store.close()
+    env, total = recorded(fresh_database_url, tmp_path)
     tasks_view = PROJECTIONS["tasks"][1]
     broken = threading.Event()
     broken.set()
