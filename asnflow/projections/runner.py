@@ -29,12 +29,13 @@ def open_view(name: str, env: dict[str, str]) -> View:
 
 
 def run_projector(env: dict[str, str], names: Iterable[str], stop: threading.Event, *, batch: int = 500) -> None:
-    """Keep every named view up to date until `stop` is set: one read of the log, each view committing per page.
+    """Keep every named view up to date until `stop` is set: one read of the log, one commit per page for all views.
 
     One reader decodes each event once for all views (one runner per view decoded it once per
     view and committed once per event per view: the projector's CPU, not PostgreSQL, was the
-    ceiling under a season's load). Each view still writes its rows and its tracking position in
-    one transaction, so a crash anywhere leaves every view exactly at a committed position.
+    ceiling under a season's load). Each view's rows and tracking position are written in the same
+    transaction (`_apply_together`, or `_apply_page` per view after a failure), so a crash anywhere
+    leaves every view exactly at a committed position.
     """
     names = list(names)
     ensure_tables(env, names, stop)
