@@ -242,6 +242,8 @@ class EvaluationActivities:
         for round_no in range(1, MAX_ROUNDS + 1):
             # The unit's calibration lives in the tenant of the evaluation that joins it.
             case_id = with_prefix(case_prefix(inp.case_id), calibration_case_id(inp.unit, inp.year, round_no))
+            if case_id in inp.closed:
+                continue  # still running maybe, but past hearing anyone: a signal would be taken and never answered
             try:
                 await self.client.start_workflow(
                     EvaluationCalibrationWorkflow.run,

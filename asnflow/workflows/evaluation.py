@@ -87,6 +87,9 @@ class EvaluationWorkflow(CaseWorkflow):
         self._year = 0
         self._unit_result: UnitResult | None = None
         self._rejoin = False  # the calibration closed before it heard this case: join the next round
+        # Rounds that answered "closed": a rejoin skips them. Signalled again while it finishes, such a round
+        # would take the join and complete without an answer, and the case would wait a day for nothing.
+        self._closed_rounds: list[str] = []
         self._head_hasil: str | None = None  # a unit head's work results, fixed by the unit's predicate
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -477,7 +480,7 @@ class EvaluationWorkflow(CaseWorkflow):
             EvaluationActivities.join_calibration,
             JoinCalibrationInput(
                 case_id=self._case_id, nip=self._employee.nip, unit=self._employee.unit, year=self._year, raw=raw, policy=self._policy,
-                as_head=as_head,
+                as_head=as_head, closed=list(self._closed_rounds),
             ),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=READ_RETRY,
@@ -572,6 +575,8 @@ class EvaluationWorkflow(CaseWorkflow):
         """The calibration this case joined closed as the join arrived: join the unit's next round now."""
         if self._calibrated is None:
             self._rejoin = True
+            if calibration_case_id not in self._closed_rounds:
+                self._closed_rounds.append(calibration_case_id)
 
     @workflow.signal(name=UNIT_RESULT_SIGNAL)
     def unit_result(self, result: UnitResult) -> None:

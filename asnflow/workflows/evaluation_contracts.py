@@ -113,6 +113,7 @@ class JoinCalibrationInput:
     raw: str
     policy: EvaluationPolicy | None = None
     as_head: bool = False  # the unit head waits for the unit's predicate instead of joining as a member
+    closed: list[str] = field(default_factory=list)  # rounds that answered "closed" to this case: join a later one
 
 
 @dataclass

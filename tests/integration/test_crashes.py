@@ -42,13 +42,14 @@ def child_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def spawn(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "asnflow.runtime.cli", *args],
-        env=child_env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def spawn(settings: Settings, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`asnflow ARGS` as its own process; its output to `log` (appended) or nowhere."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen([sys.executable, "-m", "asnflow.runtime.cli", *args], env=child_env(settings), stdout=out, stderr=out)
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
 
 
 def rebuild_view(settings: Settings, name: str) -> None:

@@ -60,6 +60,8 @@ REPEATED = {
     "UnitHeadsInformed",
 }
 TASK_CLOSERS = ("TaskDecided", "TaskCancelled")
+# Nothing decided and no case closed for this long: the drill is stuck, not slow (a new worker replays in seconds).
+STALL = 180
 
 
 def decision_for(task: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -242,7 +244,8 @@ class Driver:
 
         starting = [asyncio.create_task(limited(self.start(nip, year))) for nip, year in pairs]
         deciding: dict[str, asyncio.Task[None]] = {}
-        began = next_report = time.monotonic()
+        began = next_report = moved = time.monotonic()
+        progress = (-1, -1)
         try:
             while True:
                 await self.ledger.refresh()
@@ -259,13 +262,42 @@ class Driver:
                 if now > next_report:
                     next_report = now + 10
                     print(f"{now - began:5.1f}s started {self.started} decided {self.decided} behind {len(late)}")
-                if now > began + timeout:
-                    raise AssertionError(f"{len(late)} cases behind, e.g. {late[:3]}")
+                if (self.decided, len(late)) != progress:
+                    progress, moved = (self.decided, len(late)), now
+                if now > began + timeout or now > moved + STALL:
+                    raise AssertionError(f"{len(late)} cases behind:\n{await self.diagnose(late[:3])}")
                 await asyncio.sleep(0.2)
             await asyncio.gather(*starting, *deciding.values())
         finally:
             for t in [*starting, *deciding.values()]:
                 t.cancel()
+
+
+    async def diagnose(self, case_ids: list[str]) -> str:
+        """Where each case stands: its last stored events and what Temporal says of its workflow."""
+        lines = []
+        for case_id in case_ids:
+            stored = [type(s.event).__name__ for s in read_case(self.ledger.store, case_id)]
+            lines.append(f"{case_id}: {len(stored)} events, last {stored[-6:]}")
+            try:
+                handle = self.client.get_workflow_handle(case_id)
+                desc = await handle.describe()
+                pending = desc.raw_description.pending_activities
+                lines.append(f"  workflow {desc.status!r}, pending activities {[a.activity_type.name for a in pending]}")
+                events = [e async for e in handle.fetch_history_events()]
+                for e in events[-12:]:
+                    attrs = e.WhichOneof("attributes")
+                    detail = ""
+                    if attrs and "failed" in attrs:
+                        detail = str(getattr(e, attrs).failure.message)[:300]
+                    elif attrs == "workflow_execution_signaled_event_attributes":
+                        detail = e.workflow_execution_signaled_event_attributes.signal_name
+                    elif attrs == "marker_recorded_event_attributes":
+                        detail = e.marker_recorded_event_attributes.marker_name
+                    lines.append(f"  {e.event_id} {e.event_time.ToDatetime():%H:%M:%S.%f} {attrs} {detail}")
+            except Exception as exc:  # noqa: BLE001 - a diagnosis never hides the failure it explains
+                lines.append(f"  (no workflow description: {exc!r})")
+        return "\n".join(lines)
 
 
 def whole_chain(store: EventStore, case_id: str) -> list[Any]:
@@ -347,7 +379,8 @@ async def test_worker_killed_three_times_during_500_cases_loses_and_doubles_noth
     client = await connect(settings)
     driver = Driver(client, settings.task_queue, Ledger(store))
     pairs = subjects(500)
-    workers = [spawn(settings, "worker")]
+    log = tmp_path / "workers.log"  # kept under the test's tmp_path: where a stuck drill's workers said why
+    workers = [spawn(settings, "worker", log=log)]
     kills: list[tuple[int, int]] = []
 
     async def killer() -> None:
@@ -357,7 +390,7 @@ async def test_worker_killed_three_times_during_500_cases_loses_and_doubles_noth
                 await asyncio.sleep(0.05)
             kill9(workers[-1])
             kills.append((driver.started, driver.decided))
-            workers.append(spawn(settings, "worker"))
+            workers.append(spawn(settings, "worker", log=log))
 
     killing = asyncio.create_task(killer())
     try:

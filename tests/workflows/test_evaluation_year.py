@@ -24,7 +24,14 @@ from asnflow.runtime.worker import build_worker
 from asnflow.workflows.contracts import Actor, DecisionInput
 from asnflow.workflows.evaluation import EvaluationWorkflow
 from asnflow.workflows.evaluation_calibration import EvaluationCalibrationWorkflow
-from asnflow.workflows.evaluation_contracts import EvaluationInput, EvidenceInput, TransferInput, evaluation_case_id
+from asnflow.workflows.evaluation_contracts import (
+    CALIBRATION_CLOSED_SIGNAL,
+    EvaluationInput,
+    EvidenceInput,
+    TransferInput,
+    calibration_case_id,
+    evaluation_case_id,
+)
 from asnflow.workflows.human_tasks import CaseWorkflow
 from tests.support import make_settings, prepare_database
 from tests.workflows.test_evaluation_workflow import save_history
@@ -499,3 +506,32 @@ async def test_a_lapsed_calibration_reminds_the_unit_head_then_passes_to_the_lea
     )  # it is the leader's now
     await decide(e, calibration, "CALIBRATION", actor(leader), "CALIBRATED", {"adjustments": []})  # type: ignore[arg-type]
     assert payloads(e.store, calibration, "UnitCalibrated")[0]["final"] == {member: "BAIK"}
+
+
+async def test_a_case_told_its_round_closed_joins_the_next_round_even_while_that_one_finishes(tenv: Env) -> None:
+    """A round that answered "closed" is never signalled again: still finishing, it would take the join unanswered."""
+    e = tenv
+    unit, year = "KEC-PEMAYUNG", 2020
+    head = head_of(unit)
+    member = next(n for n in staff_of(unit) if BY_NIP[n].atasan_nip == head)
+    case_id, handle = await to_rating(e, member, year, {"hasil_kerja": S, "perilaku_kerja": S})
+    first = await calibration_of(e, case_id)
+    assert first == calibration_case_id(unit, year, 1)
+    # What round 1 sends a member whose join arrived as it closed; here round 1 is still running, as it is
+    # for a moment after it sends that answer.
+    await handle.signal(CALIBRATION_CLOSED_SIGNAL, first)
+    for _ in range(400):
+        joined = [p["calibration_case_id"] for p in payloads(e.store, case_id, "CalibrationJoined")]
+        if len(joined) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert joined == [first, calibration_case_id(unit, year, 2)], joined
+    second = joined[1]
+    await decide(e, second, "ORG_PREDICATE", actor(BY_NIP[head].atasan_nip), "SET", {"predicate": "ISTIMEWA"})  # type: ignore[arg-type]
+    await decide(e, second, "CALIBRATION", actor(head), "CALIBRATED", {"adjustments": []})
+    for _ in range(400):
+        calibrated = payloads(e.store, case_id, "PredicateCalibrated")
+        if calibrated:
+            break
+        await asyncio.sleep(0.05)
+    assert calibrated and calibrated[0]["calibration_case_id"] == second, calibrated
