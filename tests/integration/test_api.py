@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -191,4 +192,32 @@ async def test_declared_relatives_never_decide_each_others_cases(stack: Stack) -
     r = await stack.api.post("/api/v1/kinship/withdraw", boss, json={"relative_nip": employee, "reason": "salah input"})
     assert r.status_code == 200
     r = await stack.api.post(f"/api/v1/tasks/{agreement['id']}/decision", boss, json={"outcome": "AGREED", "reason": "ok"})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_task_shown_before_its_case_registers_it_is_waited_for_then_503(stack: Stack) -> None:
+    """The view can show a TaskOpened before the case's workflow task completes: the API retries, then says 503, never 404."""
+    employee, boss = employee_and_boss()
+    r = await stack.api.post("/api/v1/evaluations", boss, json={"nip": employee, "year": 2023})
+    assert r.status_code == 202, r.text
+    case_id = r.json()["id"]
+    task = await open_task(stack, employee, case_id, "SKP_DRAFT")
+    unborn = f"{case_id}.t99"  # shown open by the view, never opened by the case: it stays unregistered
+    url = stack.settings.database_url
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("CREATE TEMP TABLE shown AS SELECT * FROM tasks WHERE id = %s", [task["id"]])
+        await conn.execute("UPDATE shown SET id = %s", [unborn])
+        await conn.execute("INSERT INTO tasks SELECT * FROM shown")
+        try:
+            before = max_position(stack.store)
+            skp = {"targets": [{"indikator": "Arsip tertata", "target": "12 bulan"}]}
+            r = await stack.api.post(f"/api/v1/tasks/{unborn}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+            assert r.json()["message_id"].startswith("Tugas sedang disiapkan") and r.json()["message_en"]
+            assert max_position(stack.store) == before  # refused: nothing recorded
+        finally:
+            await conn.execute("DELETE FROM tasks WHERE id = %s", [unborn])
+    r = await stack.api.post(f"/api/v1/tasks/{unborn}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
+    assert r.status_code == 404, r.text  # unknown to the view and the case alike
+    r = await stack.api.post(f"/api/v1/tasks/{task['id']}/decision", employee, json={"outcome": "SUBMITTED", "data": skp})
     assert r.status_code == 200, r.text

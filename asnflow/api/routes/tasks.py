@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
@@ -336,6 +337,37 @@ async def get_task(task_id: str, user: CurrentUser, conn: DbDep) -> TaskPublic:
     return TaskPublic(**task, context=await task_context(conn, task))
 
 
+# A task the view shows open that its case has not registered yet: the case recorded TaskOpened and the
+# projector showed it before the workflow task that opened it completed (milliseconds; after a worker crash,
+# until a new worker has replayed the case). A refused Update writes nothing, so it is sent again.
+NOT_YET_REGISTERED_WAITS = (0.1, 0.2, 0.4, 0.8)
+TASK_NOT_READY = ApiError(
+    503, "Tugas sedang disiapkan. Coba lagi sebentar lagi.", "The task is still being prepared. Try again shortly.",
+    headers={"Retry-After": "1"},
+)
+
+
+async def deliver_to_task(res: Resources, conn: Any, task_id: str, case_id: str, update: Any, arg: Any) -> Any:
+    """Deliver to the task's case; a closed case is 409, a task it has not registered yet is waited for, then 503."""
+    for wait in (*NOT_YET_REGISTERED_WAITS, None):
+        try:
+            return await deliver(await res.temporal_client(), case_id, update, arg, missing=TASK_NOT_FOUND)
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            row = await load_task(conn, task_id)
+            if row is None:
+                raise
+            if err is TASK_NOT_FOUND:
+                raise ApiError(409, "Perkara sudah selesai; tugas ditutup.", "The case has ended; the task is closed.") from None
+            if row["status"] not in ("open", "claimed"):
+                raise
+            if wait is None:
+                raise TASK_NOT_READY from None
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
 async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) -> TaskActionPublic:
     """Deliver an action as an Update; the validator's refusal becomes 403/409/422 with nothing written."""
     try:
@@ -353,12 +385,7 @@ async def act(res: Resources, conn: Any, task_id: str, update: Any, arg: Any) ->
             await refuse_relatives(conn, actor.nip, row["subject_nip"])
             if update is CaseWorkflow.decide:
                 await check_decision_documents(conn, row["kind"], arg.outcome, arg.data)
-    try:
-        result = await deliver(await res.temporal_client(), case_id, update, arg, missing=TASK_NOT_FOUND)
-    except ApiError as err:
-        if err is TASK_NOT_FOUND and await load_task(conn, task_id) is not None:
-            raise ApiError(409, "Perkara sudah selesai; tugas ditutup.", "The case has ended; the task is closed.") from None
-        raise
+    result = await deliver_to_task(res, conn, task_id, case_id, update, arg)
     try:
         seen = await wait_for_view(conn, "tasks", result.position, res.settings.read_wait_seconds)
         task = await load_task(conn, task_id) if seen else None
