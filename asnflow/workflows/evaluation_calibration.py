@@ -185,7 +185,8 @@ class EvaluationCalibrationWorkflow(CaseWorkflow):
     async def _answer_late(self, calibrated: set[str]) -> None:
         """Signals that arrived while the case closed: members join the next round, heads get the predicate."""
         # A signal that reaches a workflow before it completes is delivered (the completion waits for
-        # it), but this case's chain is closed: without an answer the sender would wait for a timer.
+        # it), but this case's chain is closed: without an answer the sender would wait for a timer. One
+        # answer per member is enough: a member told "closed" rejoins past this round, never signalling it again.
         answered: set[str] = set()
         while True:
             late = [c for c in self._members if c not in calibrated and c not in answered]
