@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,10 @@ def bench_services(prefix: str, database_url: str | None = None, temporal_addres
 
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     pg = temporal = None
+    # `timeout` and `kill` send SIGTERM, which by default ends Python without running this cleanup:
+    # the servers, worker and projector would live on. As SystemExit it unwinds through the finally blocks.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)) if main else None
     try:
         if database_url is None:
             pg = EmbeddedPostgres(root)
@@ -33,3 +40,5 @@ def bench_services(prefix: str, database_url: str | None = None, temporal_addres
         if pg is not None:
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
