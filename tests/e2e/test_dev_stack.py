@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -34,13 +35,18 @@ class DevStack:
         self.log = data_dir.parent / f"{data_dir.name}-dev.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def launch(self, *, as_background_job: bool = False) -> None:
+        """Run `asnflow dev`; as a script's `cmd &` would, with SIGINT ignored from the start if asked."""
+        ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if as_background_job else None
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [*ASNFLOW, "dev", "--data-dir", str(self.data_dir), "--port", str(self.port)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                env={k: v for k, v in os.environ.items() if not k.startswith("ASNFLOW_")},
+                env={k: v for k, v in os.environ.items() if not k.startswith("ASNFLOW_")}, preexec_fn=ignore_sigint,
             )
+
+    def start(self) -> None:
+        self.launch()
         try:
             wait_http_ok(f"{self.url}/ready", timeout=180)
         except TimeoutError:
@@ -170,3 +176,34 @@ def test_dev_stack_runs_a_case_stops_cleanly_and_resumes(data_root: Path) -> Non
             assert len(checkpoints) >= 1 and checkpoints[0]["position"] > 300
     finally:
         assert one.stop() == 0
+
+
+def test_ctrl_c_during_start_up_stops_a_stack_started_as_a_background_job(data_root: Path) -> None:
+    """`asnflow dev &` in a script inherits SIGINT ignored; an interrupt while it starts still stops everything."""
+    stack = DevStack(data_root / "bg", free_port())
+    postmaster = stack.data_dir / "postgres" / "postmaster.pid"
+    stack.launch(as_background_job=True)
+    assert stack.proc is not None
+    children: list[psutil.Process] = []
+    try:
+        for _ in range(600):  # the embedded PostgreSQL is up: the stack is mid-way through its start
+            if postmaster.exists() or stack.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert postmaster.exists(), stack.log.read_text()[-2000:]
+        children = psutil.Process(stack.proc.pid).children(recursive=True)
+        stack.proc.send_signal(signal.SIGINT)
+        assert stack.proc.wait(timeout=60) == 0, stack.log.read_text()[-2000:]
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, [p.cmdline() for p in alive]
+        assert not postmaster.exists()  # the embedded PostgreSQL was stopped, not orphaned
+    finally:
+        if stack.proc.poll() is None:  # it ignored the interrupt: leave nothing of it behind
+            for p in [*psutil.Process(stack.proc.pid).children(recursive=True), *children]:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            os.killpg(stack.proc.pid, signal.SIGKILL)
+        if postmaster.exists():
+            from asnflow.runtime.services import EmbeddedPostgres
+
+            EmbeddedPostgres(stack.data_dir).stop()
