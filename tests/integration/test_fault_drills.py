@@ -272,7 +272,6 @@ class Driver:
             for t in [*starting, *deciding.values()]:
                 t.cancel()
 
-
     async def diagnose(self, case_ids: list[str]) -> str:
         """Where each case stands: its last stored events and what Temporal says of its workflow."""
         lines = []
